@@ -1,0 +1,42 @@
+using System.CommandLine;
+using RecurrentGemma.Cli.Commands;
+using RecurrentGemma.Core;
+
+namespace RecurrentGemma.Cli;
+
+/// <summary>rgemma's entry point: parses, dispatches, and turns every user error into one line on stderr plus an exit code.</summary>
+public static class CliApp
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("rgemma: RecurrentGemma (Griffin) inference on the CPU, in pure .NET")
+        {
+            ForwardCommand.Create(stdout),
+        };
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            stderr.WriteLine($"rgemma: error: {parsed.Errors[0].Message} (see 'rgemma --help')");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"rgemma: error: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (RecurrentGemmaException e)
+        {
+            stderr.WriteLine($"rgemma: error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"rgemma: error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+}

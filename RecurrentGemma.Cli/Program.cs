@@ -1,0 +1,1 @@
+return RecurrentGemma.Cli.CliApp.Run(args, Console.Out, Console.Error);

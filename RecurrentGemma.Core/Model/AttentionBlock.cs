@@ -1,0 +1,46 @@
+using RecurrentGemma.Core.State;
+using RecurrentGemma.Kernels;
+
+namespace RecurrentGemma.Core.Model;
+
+/// <summary>
+/// Local MQA: q/k/v projections over all rows of the pass, partial RoPE at each token's position, sliding-window
+/// attention per sequence against its ring buffer, then o_proj (+bias).
+/// </summary>
+internal static class AttentionBlock
+{
+    public static void Forward(int layer, AttentionWeights w, int window, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
+        int rows, ForwardBuffers buf, Span<float> output)
+    {
+        int headDim = w.Key.Rows, qWidth = w.Query.Rows, heads = qWidth / headDim;
+        var q = buf.A.AsSpan(0, rows * qWidth);
+        var k = buf.B.AsSpan(0, rows * headDim);
+        var v = buf.C.AsSpan(0, rows * headDim);
+        var attended = buf.D.AsSpan(0, rows * qWidth);
+
+        MatMulBf16.Multiply(u, rows, w.Query.Span, qWidth, default, q);
+        MatMulBf16.Multiply(u, rows, w.Key.Span, headDim, default, k);
+        MatMulBf16.Multiply(u, rows, w.Value.Span, headDim, default, v);
+
+        foreach (ref readonly var p in pieces)
+        {
+            SequenceState s = batch[p.Entry].State;
+            for (int i = 0; i < p.Rows; i++)
+            {
+                int row = p.RowStart + i;
+                Rope.Angles(s.Position + i, buf.InverseFrequencies, buf.Cos, buf.Sin);
+                Rope.Apply(q.Slice(row * qWidth, qWidth), heads, headDim, buf.Cos, buf.Sin);
+                Rope.Apply(k.Slice(row * headDim, headDim), 1, headDim, buf.Cos, buf.Sin);
+            }
+            var qs = q.Slice(p.RowStart * qWidth, p.Rows * qWidth);
+            var ks = k.Slice(p.RowStart * headDim, p.Rows * headDim);
+            var vs = v.Slice(p.RowStart * headDim, p.Rows * headDim);
+            float[] ringK = s.RingKeys[layer]!, ringV = s.RingValues[layer]!;
+            SlidingWindowAttention.Forward(qs, ks, vs, ringK, ringV, p.Rows, s.Position, window, heads, headDim, buf.Scores,
+                attended.Slice(p.RowStart * qWidth, p.Rows * qWidth));
+            SlidingWindowAttention.AppendToRing(ks, vs, p.Rows, s.Position, window, headDim, ringK, ringV);
+        }
+
+        MatMulBf16.Multiply(attended, rows, w.Output.Span, w.Output.Rows, w.OutputBias, output);
+    }
+}

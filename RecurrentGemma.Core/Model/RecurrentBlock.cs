@@ -1,0 +1,47 @@
+using RecurrentGemma.Core.State;
+using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.Operators;
+
+namespace RecurrentGemma.Core.Model;
+
+/// <summary>
+/// Griffin's recurrent block: y = gelu(linear_y(u)); x = linear_x(u) -> causal conv -> RG-LRU; out = linear_out(h * y).
+/// The projections run once over all rows of the pass; conv and scan run per sequence on its own state.
+/// </summary>
+internal static class RecurrentBlock
+{
+    public static void Forward(int layer, RecurrentWeights w, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
+        int rows, ForwardBuffers buf, Span<float> output)
+    {
+        int e = w.LinearX.Rows, n = rows * e, blocks = w.InputGateBias.Length / w.InputGate.Cols;
+        var y = buf.A.AsSpan(0, n);
+        var x = buf.B.AsSpan(0, n);
+        var conv = buf.C.AsSpan(0, n);
+        var gateX = buf.D.AsSpan(0, n);
+        var gateA = buf.E.AsSpan(0, n);
+
+        MatMulBf16.Multiply(u, rows, w.LinearY.Span, e, w.LinearYBias, y);
+        Elementwise.Map(new GeluTanhOperator(), y, y);
+        MatMulBf16.Multiply(u, rows, w.LinearX.Span, e, w.LinearXBias, x);
+
+        foreach (ref readonly var p in pieces)
+        {
+            SequenceState s = batch[p.Entry].State;
+            var range = new Range(p.RowStart * e, (p.RowStart + p.Rows) * e);
+            CausalConv1D.Apply(x[range], p.Rows, s.Conv[layer]!, w.ConvWeight, w.ConvBias, conv[range]);
+        }
+
+        BlockDiagonalMatMul.Multiply(conv, rows, w.InputGate.Span, blocks, w.InputGateBias, gateX);
+        BlockDiagonalMatMul.Multiply(conv, rows, w.RecurrentGate.Span, blocks, w.RecurrentGateBias, gateA);
+
+        var gated = x;   // linear_x output is consumed by the conv; reuse its buffer for h * y
+        foreach (ref readonly var p in pieces)
+        {
+            SequenceState s = batch[p.Entry].State;
+            var range = new Range(p.RowStart * e, (p.RowStart + p.Rows) * e);
+            RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows);
+        }
+
+        MatMulBf16.Multiply(gated, rows, w.LinearOut.Span, w.LinearOut.Rows, w.LinearOutBias, output);
+    }
+}

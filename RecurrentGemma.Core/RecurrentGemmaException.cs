@@ -1,0 +1,10 @@
+namespace RecurrentGemma.Core;
+
+/// <summary>Base of every error the engine reports about user input (config, checkpoint, token ids, arguments).</summary>
+public class RecurrentGemmaException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>config.json is missing, unreadable, or describes an impossible model. The message names the key and value.</summary>
+public sealed class ModelConfigException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);
+
+/// <summary>A safetensors file or checkpoint directory is malformed, truncated, or does not match the config. The message names the file and tensor.</summary>
+public sealed class CheckpointException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);

@@ -1,0 +1,67 @@
+using RecurrentGemma.Core.Config;
+
+namespace RecurrentGemma.Core.State;
+
+/// <summary>
+/// Everything one sequence carries between forward calls: per recurrent layer the conv history (last Wc-1 inputs) and
+/// the RG-LRU state h; per attention layer a ring buffer of the last Wa keys (after RoPE) and values. Its size depends
+/// only on the config, never on how many tokens were processed: RecurrentGemma's reason to exist.
+/// </summary>
+public sealed class SequenceState
+{
+    internal readonly float[]?[] Conv;
+    internal readonly float[]?[] Lru;
+    internal readonly float[]?[] RingKeys;
+    internal readonly float[]?[] RingValues;
+
+    public ModelConfig Config { get; }
+    /// <summary>Tokens processed since the segment start; the position of the next token.</summary>
+    public int Position { get; internal set; }
+    /// <summary>Set while a forward pass uses this state, so one state cannot appear twice in a batch.</summary>
+    internal bool InUse;
+
+    public SequenceState(ModelConfig config)
+    {
+        Config = config;
+        int layers = config.NumLayers, e = config.LruWidth, window = config.AttentionWindow, kv = config.NumKvHeads * config.HeadDim;
+        Conv = new float[]?[layers];
+        Lru = new float[]?[layers];
+        RingKeys = new float[]?[layers];
+        RingValues = new float[]?[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            if (config.LayerType(i) == BlockType.Recurrent)
+            {
+                Conv[i] = new float[(config.ConvWidth - 1) * e];
+                Lru[i] = new float[e];
+            }
+            else
+            {
+                RingKeys[i] = new float[window * kv];
+                RingValues[i] = new float[window * kv];
+            }
+        }
+    }
+
+    /// <summary>Bytes of state per sequence for a config (f32 conv history, RG-LRU state and K/V ring buffers).</summary>
+    public static long BytesFor(ModelConfig config)
+    {
+        long recurrent = config.CountLayers(BlockType.Recurrent), attention = config.CountLayers(BlockType.Attention);
+        long perRecurrent = (long)config.ConvWidth * config.LruWidth;            // (Wc-1)*E conv + E for h
+        long perAttention = 2L * config.AttentionWindow * config.NumKvHeads * config.HeadDim;
+        return 4 * (recurrent * perRecurrent + attention * perAttention);
+    }
+
+    public long SizeInBytes => BytesFor(Config);
+
+    /// <summary>Back to a fresh segment: zero history, position 0.</summary>
+    public void Reset()
+    {
+        foreach (var a in Conv) if (a is not null) Array.Clear(a);
+        foreach (var a in Lru) if (a is not null) Array.Clear(a);
+        // Ring slots are only read for positions already written in this segment, but clear them so no old data lingers.
+        foreach (var a in RingKeys) if (a is not null) Array.Clear(a);
+        foreach (var a in RingValues) if (a is not null) Array.Clear(a);
+        Position = 0;
+    }
+}
