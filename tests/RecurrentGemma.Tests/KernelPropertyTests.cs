@@ -1,0 +1,255 @@
+using FsCheck.Xunit;
+using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.Operators;
+using RecurrentGemma.Tests.Support;
+using Xunit;
+
+namespace RecurrentGemma.Tests;
+
+/// <summary>
+/// Every kernel at every width this CPU runs (Scalar, 128, 256, 512) against a naive double-precision reference, on
+/// random shapes that include lengths not divisible by any vector width.
+/// </summary>
+public class KernelPropertyTests
+{
+    static float[] Floats(Random rng, int n, float scale = 1f)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    static ushort[] Bf16s(Random rng, int n, float scale = 1f)
+    {
+        var a = new ushort[n];
+        for (int i = 0; i < n; i++) a[i] = Bf16.FromFloat((float)(rng.NextDouble() * 2 - 1) * scale);
+        return a;
+    }
+
+    static void Close(double[] expected, ReadOnlySpan<float> actual, double tol, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double err = Math.Abs(expected[i] - actual[i]);
+            Assert.True(err <= tol * (1 + Math.Abs(expected[i])), $"{what}[{i}]: expected {expected[i]}, got {actual[i]} (err {err})");
+        }
+    }
+
+    [Property(MaxTest = 60)]
+    public void Unary_and_binary_operators_match_reference(byte lengthRaw, int seed)
+    {
+        int n = lengthRaw % 70;
+        var rng = new Random(seed);
+        var x = Floats(rng, n, 8);
+        var b = Floats(rng, n, 3);
+        foreach (var w in Simd.Supported)
+        {
+            var y = new float[n];
+            Elementwise.Map(new GeluTanhOperator(), x, y, w);
+            Close(Array.ConvertAll(x, v => ReferenceKernels.Gelu(v)), y, 2e-6, $"gelu {w}");
+            Elementwise.Map(new SoftCapOperator(5f), x, y, w);
+            Close(Array.ConvertAll(x, v => 5 * Math.Tanh(v / 5.0)), y, 2e-6, $"softcap {w}");
+            Elementwise.Map(new GeluTanhMultiplyOperator(), x, b, y, w);
+            Close(Enumerable.Range(0, n).Select(i => ReferenceKernels.Gelu(x[i]) * b[i]).ToArray(), y, 2e-6, $"gelu*up {w}");
+            var inPlace = (float[])x.Clone();
+            Elementwise.Map(new ScaleOperator(3f), inPlace, inPlace, w);
+            Close(Array.ConvertAll(x, v => 3.0 * v), inPlace, 1e-7, $"scale in place {w}");
+        }
+    }
+
+    [Property(MaxTest = 60)]
+    public void Element_results_do_not_depend_on_position_or_length(byte lengthRaw, byte offsetRaw, int seed)
+    {
+        // The property batched == alone rests on: an element's value depends only on its input.
+        int n = 1 + lengthRaw % 50, offset = offsetRaw % 17;
+        var x = Floats(new Random(seed), n + offset, 6);
+        foreach (var w in Simd.Supported)
+        {
+            var whole = new float[n + offset];
+            Elementwise.Map(new GeluTanhOperator(), x, whole, w);
+            var part = new float[n];
+            Elementwise.Map(new GeluTanhOperator(), x.AsSpan(offset, n), part, w);
+            Assert.Equal(whole.AsSpan(offset, n).ToArray(), part);
+        }
+    }
+
+    [Property(MaxTest = 60)]
+    public void Bf16_matmul_matches_reference(byte rowsRaw, byte inRaw, byte outRaw, bool withBias, int seed)
+    {
+        int rows = 1 + rowsRaw % 5, inDim = 1 + inRaw % 100, outDim = 1 + outRaw % 20;
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * inDim);
+        var w = Bf16s(rng, outDim * inDim);
+        float[]? bias = withBias ? Floats(rng, outDim) : null;
+        double[] expected = ReferenceKernels.MatMul(x, rows, w, outDim, bias);
+        foreach (var width in Simd.Supported)
+        {
+            var y = new float[rows * outDim];
+            MatMulBf16.Multiply(x, rows, w, outDim, bias, y, width);
+            Close(expected, y, 1e-5 * Math.Sqrt(inDim), $"matmul {width}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public void Block_diagonal_matmul_matches_dense_reference(byte blocksRaw, byte bwRaw, byte rowsRaw, int seed)
+    {
+        int blocks = 1 + blocksRaw % 4, bw = 1 + bwRaw % 40, rows = 1 + rowsRaw % 3, dim = blocks * bw;
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * dim);
+        var w = Bf16s(rng, blocks * bw * bw);
+        var bias = Floats(rng, dim);
+        // Dense [out, in] equivalent of the [block, in, out] blocks, zero off the diagonal.
+        var dense = new ushort[dim * dim];
+        for (int b = 0; b < blocks; b++)
+            for (int i = 0; i < bw; i++)
+                for (int j = 0; j < bw; j++) dense[(b * bw + j) * dim + b * bw + i] = w[(b * bw + i) * bw + j];
+        double[] expected = ReferenceKernels.MatMul(x, rows, dense, dim, bias);
+        foreach (var width in Simd.Supported)
+        {
+            var y = new float[rows * dim];
+            BlockDiagonalMatMul.Multiply(x, rows, w, blocks, bias, y, width);
+            Close(expected, y, 1e-5 * Math.Sqrt(bw), $"block diag {width}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public void Rms_norm_matches_reference(byte rowsRaw, byte dimRaw, int seed)
+    {
+        int rows = 1 + rowsRaw % 4, d = 1 + dimRaw % 90;
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * d, 4);
+        var scale = Floats(rng, d);
+        double[] expected = ReferenceKernels.RmsNorm(x, scale, 1e-6f, rows);
+        foreach (var w in Simd.Supported)
+        {
+            var y = new float[rows * d];
+            RmsNorm.Apply(x, scale, 1e-6f, y, rows, w);
+            Close(expected, y, 1e-5, $"rmsnorm {w}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public void Causal_conv_matches_reference_and_carries_state(byte channelsRaw, byte tapsRaw, byte rowsRaw, byte splitRaw, int seed)
+    {
+        int c = 1 + channelsRaw % 40, taps = 1 + tapsRaw % 5, rows = 1 + rowsRaw % 9, split = splitRaw % (rows + 1);
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * c);
+        var weight = Floats(rng, taps * c);
+        var bias = Floats(rng, c);
+        var history = Floats(rng, (taps - 1) * c);
+        double[] expected = ReferenceKernels.Conv(history, x, rows, weight, bias);
+        foreach (var w in Simd.Supported)
+        {
+            // In two calls split at `split`: the state must carry exactly the last taps-1 inputs.
+            var state = (float[])history.Clone();
+            var y = new float[rows * c];
+            CausalConv1D.Apply(x.AsSpan(0, split * c), split, state, weight, bias, y.AsSpan(0, split * c), w);
+            CausalConv1D.Apply(x.AsSpan(split * c), rows - split, state, weight, bias, y.AsSpan(split * c), w);
+            Close(expected, y, 1e-5, $"conv {w}");
+            var all = history.Concat(x).ToArray();
+            Assert.Equal(all.AsSpan(all.Length - (taps - 1) * c).ToArray(), state);
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public void Rg_lru_scan_matches_reference(byte widthRaw, byte rowsRaw, bool reset, int seed)
+    {
+        int e = 1 + widthRaw % 45, rows = 1 + rowsRaw % 8;
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * e, 2);
+        var gx = Floats(rng, rows * e, 3);
+        var ga = Floats(rng, rows * e, 3);
+        var y = Floats(rng, rows * e);
+        var param = Floats(rng, e, 3);
+        var decay = new float[e];
+        RgLru.Decay(param, decay);
+        var h0 = Floats(rng, e);
+        var hRef = Array.ConvertAll(h0, v => (double)v);
+        double[] expected = ReferenceKernels.Scan(x, gx, ga, decay, y, hRef, reset, rows);
+        foreach (var w in Simd.Supported)
+        {
+            var h = (float[])h0.Clone();
+            var output = new float[rows * e];
+            RgLru.Scan(x, gx, ga, decay, y, h, reset, output, rows, w);
+            Close(expected, output, 2e-5, $"scan {w}");
+            Close(hRef, h, 2e-5, $"scan state {w}");
+        }
+    }
+
+    [Fact]
+    public void Softplus_matches_reference_including_the_threshold()
+    {
+        foreach (float z in new[] { -30f, -3f, 0f, 0.5f, 19.9f, 20f, 25f })
+            Assert.Equal(z > 20 ? z : Math.Log(1 + Math.Exp(z)), RgLru.Softplus(z), 5);
+    }
+
+    [Property(MaxTest = 40)]
+    public void Rope_rotates_half_and_passes_the_rest(byte headsRaw, byte halfRaw, byte extraRaw, ushort position, int seed)
+    {
+        int heads = 1 + headsRaw % 3, half = 1 + halfRaw % 20, hd = 2 * half + extraRaw % 6;
+        var rng = new Random(seed);
+        var x = Floats(rng, heads * hd);
+        var inv = Rope.InverseFrequencies(2 * half, 10000);
+        var cos = new float[half];
+        var sin = new float[half];
+        Rope.Angles(position, inv, cos, sin);
+        var expected = new double[x.Length];
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < hd; i++)
+            {
+                int j = h * hd + i;
+                if (i >= 2 * half) { expected[j] = x[j]; continue; }
+                int k = i % half;
+                double angle = position * (1 / Math.Pow(10000, 2.0 * k / (2 * half)));
+                double x1 = x[h * hd + k], x2 = x[h * hd + half + k];
+                expected[j] = i < half ? x1 * Math.Cos(angle) - x2 * Math.Sin(angle) : x2 * Math.Cos(angle) + x1 * Math.Sin(angle);
+            }
+        foreach (var w in Simd.Supported)
+        {
+            var y = (float[])x.Clone();
+            Rope.Apply(y, heads, hd, cos, sin, w);
+            Close(expected, y, 2e-5 + 1e-7 * position, $"rope {w}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public void Sliding_window_attention_over_ring_and_chunk_matches_full_history(byte windowRaw, byte startRaw, byte rowsRaw, byte headsRaw, byte hdRaw, int seed)
+    {
+        int window = 1 + windowRaw % 9, start = startRaw % 20, rows = 1 + rowsRaw % 12, heads = 1 + headsRaw % 3, hd = 1 + hdRaw % 20;
+        var rng = new Random(seed);
+        int total = start + rows;
+        var keys = Floats(rng, total * hd, 2);
+        var values = Floats(rng, total * hd);
+        var q = Floats(rng, rows * heads * hd, 2);
+        double[] expected = ReferenceKernels.Attention(q, keys, values, rows, start, window, heads, hd);
+        foreach (var w in Simd.Supported)
+        {
+            // The ring holds the positions before `start`, built the way decode builds it.
+            var ringK = new float[window * hd];
+            var ringV = new float[window * hd];
+            SlidingWindowAttention.AppendToRing(keys.AsSpan(0, start * hd), values.AsSpan(0, start * hd), start, 0, window, hd, ringK, ringV);
+            var output = new float[rows * heads * hd];
+            var scores = new float[SlidingWindowAttention.ScoresLength(heads, window)];
+            SlidingWindowAttention.Forward(q, keys.AsSpan(start * hd), values.AsSpan(start * hd), ringK, ringV, rows, start, window, heads, hd, scores, output, w);
+            Close(expected, output, 2e-5, $"attention {w}");
+        }
+    }
+
+    [Fact]
+    public void Bf16_conversion_round_trips_and_rounds_to_nearest_even()
+    {
+        for (int bits = 0; bits < 65536; bits++)
+        {
+            float f = Bf16.ToFloat((ushort)bits);
+            if (!float.IsNaN(f)) Assert.Equal((ushort)bits, Bf16.FromFloat(f));
+        }
+        Assert.Equal(Bf16.FromFloat(1f), Bf16.FromFloat(BitConverter.Int32BitsToSingle(0x3F808000)));   // tie -> even (down)
+        Assert.Equal((ushort)0x3F82, Bf16.FromFloat(BitConverter.Int32BitsToSingle(0x3F818000)));       // tie -> even (up)
+        Assert.True(float.IsNaN(Bf16.ToFloat(Bf16.FromFloat(float.NaN))));
+        var src = new ushort[37];
+        for (int i = 0; i < src.Length; i++) src[i] = (ushort)(0x3F80 + i * 7);
+        var dst = new float[37];
+        Bf16.ToFloat(src, dst);
+        for (int i = 0; i < src.Length; i++) Assert.Equal(Bf16.ToFloat(src[i]), dst[i]);
+    }
+}
