@@ -16,7 +16,10 @@ public static class CliApp
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"rgemma: error: {parsed.Errors[0].Message} (see 'rgemma --help')");
+            // All parse errors on one line: the first alone can be unhelpful ("Required command was not provided" for a typo).
+            var messages = new List<string>();
+            foreach (var error in parsed.Errors) messages.Add(error.Message.TrimEnd('.'));
+            stderr.WriteLine($"rgemma: error: {string.Join("; ", messages)} (see 'rgemma --help')");
             return ExitCodes.Usage;
         }
         try

@@ -11,14 +11,15 @@ public sealed class GoldenCase
     readonly Dictionary<string, long[]> _longs = [];
     readonly Dictionary<string, long[]> _shapes = [];
 
-    public GoldenCase(string name)
+    /// <param name="file">defaults to the case's golden.safetensors; or any file of the same tensor names (e.g. rgemma forward's output).</param>
+    public GoldenCase(string name, string? file = null)
     {
         Directory = TestData.Golden(name);
-        using var file = SafetensorsFile.Open(Path.Combine(Directory, "golden.safetensors"));
-        foreach (var (key, t) in file.Tensors)
+        using var golden = SafetensorsFile.Open(file ?? Path.Combine(Directory, "golden.safetensors"));
+        foreach (var (key, t) in golden.Tensors)
         {
             _shapes[key] = t.Shape;
-            var bytes = file.Bytes(t);
+            var bytes = golden.Bytes(t);
             if (t.DType == SafetensorsDType.F32) _floats[key] = MemoryMarshal.Cast<byte, float>(bytes).ToArray();
             else if (t.DType == SafetensorsDType.I64) _longs[key] = MemoryMarshal.Cast<byte, long>(bytes).ToArray();
         }
