@@ -73,8 +73,10 @@ public sealed unsafe class ModelWeights : IDisposable
         {
             int h = c.HiddenSize, v = c.VocabSize;
             target.Embedding = Matrix("model.embed_tokens.weight", v, h);
-            target.Head = checkpoint.Contains("lm_head.weight") ? Matrix("lm_head.weight", v, h)
-                : c.TieWordEmbeddings ? target.Embedding
+            // Tied (every released model): the head is the embedding, and a stored lm_head.weight is ignored, as in HF
+            // (which overwrites it) and the reference (which has none). Its pages are then never touched.
+            target.Head = c.TieWordEmbeddings ? target.Embedding
+                : checkpoint.Contains("lm_head.weight") ? Matrix("lm_head.weight", v, h)
                 : throw new CheckpointException($"{checkpoint.Directory}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false (expected shape [{v}, {h}])");
             target.FinalNormScale = NormScale("model.final_norm.weight", h);
             var layers = new LayerWeights[c.NumLayers];

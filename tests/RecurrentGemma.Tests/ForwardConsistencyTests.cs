@@ -148,6 +148,47 @@ public class ForwardConsistencyTests
     }
 
     [Fact]
+    public void Lm_head_is_used_only_when_embeddings_are_untied()
+    {
+        var spec = new RandomModelSpec(WriteLmHead: true, Seed: 31);
+        string dir = spec.Write();
+        var tokens = RandomTokens(new Random(8), 6, spec.Vocab);
+        float[] tied;
+        using (var model = RecurrentGemmaModel.Load(dir))
+        {
+            Assert.True(model.Config.TieWordEmbeddings);
+            tied = FullPrefill(model, tokens);
+        }
+        spec.WriteConfig(dir, json => json.WriteBoolean("tie_word_embeddings", false));   // last key wins
+        using var untied = RecurrentGemmaModel.Load(dir);
+        Assert.False(untied.Config.TieWordEmbeddings);
+        Assert.NotEqual(tied, FullPrefill(untied, tokens));
+
+        // Same embedding-as-head result when the stored lm_head is dropped entirely.
+        using var noHead = RecurrentGemmaModel.Load((spec with { WriteLmHead = false }).Write());
+        Assert.Equal(tied, FullPrefill(noHead, tokens));
+    }
+
+    [Fact]
+    public void Decode_steps_allocate_nothing()
+    {
+        var model = Models[0].Value;
+        var state = model.CreateState();
+        var pass = model.CreateForwardPass();
+        var logits = new float[model.Config.VocabSize];
+        var token = new int[1];
+        var batch = new[] { new BatchEntry(state, token) };
+        pass.Run(batch, logits);                            // warm up (JIT, first-use paths)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            token[0] = i % model.Config.VocabSize;
+            pass.Run(batch, logits);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Reset_state_reproduces_a_fresh_sequence()
     {
         var model = Models[1].Value;

@@ -45,7 +45,6 @@ public sealed record RandomModelSpec(
     {
         int h = Hidden, e = LruWidth, m = MlpWidth, hd = Hidden / Heads, bw = LruWidth / Heads;
         yield return ("model.embed_tokens.weight", [Vocab, h], 1f);
-        if (WriteLmHead) yield return ("lm_head.weight", [Vocab, h], 1f);
         yield return ("model.final_norm.weight", [h], 0.3f);
         for (int i = 0; i < Layers; i++)
         {
@@ -84,6 +83,7 @@ public sealed record RandomModelSpec(
                 yield return (t + "o_proj.bias", [h], 0.1f);
             }
         }
+        if (WriteLmHead) yield return ("lm_head.weight", [Vocab, h], 1f);   // last, so the other weights don't depend on it
     }
 
     static float Std(int fanIn) => 1f / MathF.Sqrt(fanIn);
