@@ -45,8 +45,7 @@ public sealed class ForwardPass
     public void Run(ReadOnlySpan<BatchEntry> batch, Span<float> logits, HiddenStateObserver? observer = null)
     {
         int vocab = _config.VocabSize;
-        Validate(batch, logits);
-        foreach (var e in batch) e.State.InUse = true;
+        ValidateAndMarkInUse(batch, logits);
         try
         {
             EnsureCapacity(batch.Length);
@@ -88,26 +87,36 @@ public sealed class ForwardPass
         }
     }
 
-    void Validate(ReadOnlySpan<BatchEntry> batch, Span<float> logits)
+    /// <summary>Checks every entry before any state changes, marking states in use (which also catches one state twice). On failure nothing stays marked.</summary>
+    void ValidateAndMarkInUse(ReadOnlySpan<BatchEntry> batch, Span<float> logits)
     {
         int vocab = _config.VocabSize;
-        for (int i = 0; i < batch.Length; i++)
-        {
-            var e = batch[i];
-            if (e.State is null) throw new ArgumentException($"batch entry {i} has no state", nameof(batch));
-            if (e.State.Config != _config) throw new ArgumentException($"batch entry {i}: state was made for a different model config", nameof(batch));
-            if (e.Tokens.IsEmpty) throw new ArgumentException($"batch entry {i} has no tokens", nameof(batch));
-            if (e.State.InUse) throw new ArgumentException($"batch entry {i}: its state is already in this batch (or in another running pass)", nameof(batch));
-            if ((long)e.State.Position + e.Tokens.Length > int.MaxValue) throw new RecurrentGemmaException($"batch entry {i}: position would pass {int.MaxValue}");
-            var tokens = e.Tokens.Span;
-            for (int t = 0; t < tokens.Length; t++)
-                if ((uint)tokens[t] >= (uint)vocab)
-                    throw new RecurrentGemmaException($"token id {tokens[t]} at index {t} of batch entry {i} is outside the vocabulary [0, {vocab})");
-            e.State.InUse = true;   // detects the same state twice; cleared below
-        }
-        foreach (var e in batch) e.State.InUse = false;
         long need = (long)LogitRowCount(batch) * vocab;
         if (logits.Length < need) throw new ArgumentException($"logits span holds {logits.Length} floats, the batch needs {need}", nameof(logits));
+        int marked = 0;
+        try
+        {
+            for (int i = 0; i < batch.Length; i++)
+            {
+                var e = batch[i];
+                if (e.State is null) throw new ArgumentException($"batch entry {i} has no state", nameof(batch));
+                if (e.State.Config != _config) throw new ArgumentException($"batch entry {i}: state was made for a different model config", nameof(batch));
+                if (e.Tokens.IsEmpty) throw new ArgumentException($"batch entry {i} has no tokens", nameof(batch));
+                if (e.State.InUse) throw new ArgumentException($"batch entry {i}: its state is already in this batch (or in another running pass)", nameof(batch));
+                if ((long)e.State.Position + e.Tokens.Length > int.MaxValue) throw new RecurrentGemmaException($"batch entry {i}: position would pass {int.MaxValue}");
+                var tokens = e.Tokens.Span;
+                for (int t = 0; t < tokens.Length; t++)
+                    if ((uint)tokens[t] >= (uint)vocab)
+                        throw new RecurrentGemmaException($"token id {tokens[t]} at index {t} of batch entry {i} is outside the vocabulary [0, {vocab})");
+                e.State.InUse = true;
+                marked++;
+            }
+        }
+        catch
+        {
+            for (int i = 0; i < marked; i++) batch[i].State.InUse = false;
+            throw;
+        }
     }
 
     void EnsureCapacity(int entries)

@@ -170,6 +170,24 @@ public class ForwardConsistencyTests
     }
 
     [Fact]
+    public void A_rejected_batch_changes_no_state_and_leaves_states_usable()
+    {
+        var model = Models[0].Value;
+        int v = model.Config.VocabSize;
+        var a = model.CreateState();
+        var b = model.CreateState();
+        var pass = model.CreateForwardPass();
+        var logits = new float[2 * v];
+        var e = Assert.Throws<Core.RecurrentGemmaException>(() => pass.Run([new BatchEntry(a, new[] { 1, 2 }), new BatchEntry(b, new[] { 3, v })], logits));
+        Assert.Contains($"token id {v} at index 1 of batch entry 1", e.Message);
+        Assert.Throws<ArgumentException>(() => pass.Run([new BatchEntry(a, new[] { 1 }), new BatchEntry(a, new[] { 2 })], logits));
+        Assert.Throws<ArgumentException>(() => pass.Run([new BatchEntry(a, new[] { 1 })], new float[v - 1]));
+        Assert.Equal((0, 0), (a.Position, b.Position));
+        pass.Run([new BatchEntry(a, new[] { 1, 2 }), new BatchEntry(b, new[] { 3 })], logits);    // still usable
+        Assert.Equal((2, 1), (a.Position, b.Position));
+    }
+
+    [Fact]
     public void Decode_steps_allocate_nothing()
     {
         var model = Models[0].Value;

@@ -126,11 +126,7 @@ public class SafetensorsLoaderTests
     {
         var spec = new RandomModelSpec();
         string dir = spec.Write();
-        var writer = new SafetensorsWriter();
-        using (var original = SafetensorsFile.Open(Path.Combine(dir, "model.safetensors")))
-            foreach (var (name, t) in original.Tensors)
-                writer.Add(name, name == "model.final_norm.weight" ? SafetensorsDType.I16 : t.DType, t.Shape, original.Bytes(t).ToArray());
-        writer.Write(Path.Combine(dir, "model.safetensors"));
+        RewriteCheckpoint(dir, (name, t) => name == "model.final_norm.weight" ? SafetensorsDType.I16 : t.DType);
         var e = Assert.Throws<CheckpointException>(() => RecurrentGemmaModel.Load(dir));
         Assert.Contains("'model.final_norm.weight' has dtype I16", e.Message);
     }
@@ -214,13 +210,17 @@ public class SafetensorsLoaderTests
         return dir;
     }
 
-    static void RewriteWithout(string dir, string dropped)
+    static void RewriteWithout(string dir, string dropped) =>
+        RewriteCheckpoint(dir, (name, t) => name == dropped ? null : t.DType);
+
+    /// <summary>Rewrites model.safetensors tensor by tensor: <paramref name="dtypeFor"/> relabels a tensor's dtype, or drops it (null).</summary>
+    static void RewriteCheckpoint(string dir, Func<string, SafetensorsTensor, SafetensorsDType?> dtypeFor)
     {
         string path = Path.Combine(dir, "model.safetensors");
         var writer = new SafetensorsWriter();
         using (var original = SafetensorsFile.Open(path))
             foreach (var (name, t) in original.Tensors)
-                if (name != dropped) writer.Add(name, t.DType, t.Shape, original.Bytes(t).ToArray());
+                if (dtypeFor(name, t) is { } dtype) writer.Add(name, dtype, t.Shape, original.Bytes(t).ToArray());
         writer.Write(path);
     }
 }

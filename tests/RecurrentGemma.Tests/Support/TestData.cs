@@ -6,9 +6,25 @@ public static class TestData
     public static string Root => Path.Combine(AppContext.BaseDirectory, "data");
     public static string Golden(string name) => Path.Combine(Root, "golden", name);
 
+    /// <summary>One folder per test process, removed when it exits (mapped files may still be open: fine on Unix; elsewhere best effort).</summary>
+    static readonly string TempRoot = CreateTempRoot();
+
+    static string CreateTempRoot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "rgemma-tests", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(root, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        };
+        return root;
+    }
+
     public static string NewTempDirectory()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "rgemma-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
