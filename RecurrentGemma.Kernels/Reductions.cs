@@ -86,6 +86,15 @@ public static class Reductions
         for (; i < n; i++) y[(int)i] += a[(int)i] * b[(int)i];
     }
 
+    /// <summary>Index of the largest value, the first one on ties (numpy's rule, which the golden greedy ids follow).</summary>
+    public static int ArgMax(ReadOnlySpan<float> x)
+    {
+        if (x.IsEmpty) throw new ArgumentException("empty span", nameof(x));
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
     public static float Max(ReadOnlySpan<float> x, SimdWidth width)
     {
         if (x.IsEmpty) throw new ArgumentException("empty span", nameof(x));

@@ -46,7 +46,7 @@ public static class ForwardCommand
 
         var generated = new long[generate];
         var decode = new float[generate * vocab];
-        int next = Argmax(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
+        int next = Reductions.ArgMax(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
         var token = new int[1];
         for (int i = 0; i < generate; i++)
         {
@@ -54,7 +54,7 @@ public static class ForwardCommand
             token[0] = next;
             var row = decode.AsSpan(i * vocab, vocab);
             pass.Run([new BatchEntry(state, token)], row);
-            next = Argmax(row);
+            next = Reductions.ArgMax(row);
         }
 
         new SafetensorsWriter()
@@ -65,13 +65,5 @@ public static class ForwardCommand
         stdout.WriteLine($"wrote {outPath}: prefill_logits [{prompt.Length}, {vocab}], generated_ids [{generate}], decode_logits [{generate}, {vocab}]");
         if (generate > 0) stdout.WriteLine($"generated_ids: {string.Join(",", generated)}");
         return 0;
-    }
-
-    /// <summary>First index of the maximum (numpy's argmax tie rule).</summary>
-    public static int Argmax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
     }
 }

@@ -32,20 +32,18 @@ public static class SafetensorsHeader
 
     static Dictionary<string, SafetensorsTensor> ParseRoot(JsonElement root, long dataStart, long fileLength, string file)
     {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new CheckpointException($"{file}: the safetensors header must be a JSON object, found {root.ValueKind}");
+        long dataLength = fileLength - dataStart;
+        var tensors = new Dictionary<string, SafetensorsTensor>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
         {
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new CheckpointException($"{file}: the safetensors header must be a JSON object, found {root.ValueKind}");
-            long dataLength = fileLength - dataStart;
-            var tensors = new Dictionary<string, SafetensorsTensor>(StringComparer.Ordinal);
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.Name == "__metadata__") continue;
-                if (tensors.ContainsKey(property.Name)) throw new CheckpointException($"{file}: tensor '{property.Name}' appears twice in the header");
-                tensors.Add(property.Name, ParseTensor(property.Name, property.Value, dataStart, dataLength, file));
-            }
-            CheckNoOverlap(tensors.Values, file);
-            return tensors;
+            if (property.Name == "__metadata__") continue;
+            if (tensors.ContainsKey(property.Name)) throw new CheckpointException($"{file}: tensor '{property.Name}' appears twice in the header");
+            tensors.Add(property.Name, ParseTensor(property.Name, property.Value, dataStart, dataLength, file));
         }
+        CheckNoOverlap(tensors.Values, file);
+        return tensors;
     }
 
     static SafetensorsTensor ParseTensor(string name, JsonElement entry, long dataStart, long dataLength, string file)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using RecurrentGemma.Core.Checkpoint;
 using RecurrentGemma.Core.Config;
@@ -35,23 +36,6 @@ public sealed unsafe class ModelWeights : IDisposable
         {
             weights.FreeOwned();
             throw;
-        }
-    }
-
-    /// <summary>Bytes of bf16 matrix data (mapped or owned); what streams through the matmuls per token.</summary>
-    public long MatrixBytes
-    {
-        get
-        {
-            long n = Embedding.ElementCount;
-            if (Head.Data != Embedding.Data) n += Head.ElementCount;
-            foreach (var l in Layers)
-            {
-                n += l.Mlp.Gate.ElementCount + l.Mlp.Up.ElementCount + l.Mlp.Down.ElementCount;
-                if (l.Recurrent is { } r) n += r.LinearX.ElementCount + r.LinearY.ElementCount + r.LinearOut.ElementCount + r.InputGate.ElementCount + r.RecurrentGate.ElementCount;
-                if (l.Attention is { } a) n += a.Query.ElementCount + a.Key.ElementCount + a.Value.ElementCount + a.Output.ElementCount;
-            }
-            return n * 2;
         }
     }
 
@@ -99,11 +83,11 @@ public sealed unsafe class ModelWeights : IDisposable
                 Mlp = new MlpWeights
                 {
                     Gate = Matrix(p + "mlp_block.gate_proj.weight", m, h),
-                    GateBias = Vector(p + "mlp_block.gate_proj.bias", m),
+                    GateBias = Floats(p + "mlp_block.gate_proj.bias", m),
                     Up = Matrix(p + "mlp_block.up_proj.weight", m, h),
-                    UpBias = Vector(p + "mlp_block.up_proj.bias", m),
+                    UpBias = Floats(p + "mlp_block.up_proj.bias", m),
                     Down = Matrix(p + "mlp_block.down_proj.weight", h, m),
-                    DownBias = Vector(p + "mlp_block.down_proj.bias", h),
+                    DownBias = Floats(p + "mlp_block.down_proj.bias", h),
                 },
             };
         }
@@ -116,17 +100,17 @@ public sealed unsafe class ModelWeights : IDisposable
             for (int ch = 0; ch < e; ch++)
                 for (int t = 0; t < k; t++) convTapMajor[t * e + ch] = conv[ch * k + t];
             var decay = new float[e];
-            RgLru.Decay(Vector(p + "rg_lru.recurrent_param", e), decay);
+            RgLru.Decay(Floats(p + "rg_lru.recurrent_param", e), decay);
             return new RecurrentWeights
             {
                 LinearX = Matrix(p + "linear_x.weight", e, h),
-                LinearXBias = Vector(p + "linear_x.bias", e),
+                LinearXBias = Floats(p + "linear_x.bias", e),
                 LinearY = Matrix(p + "linear_y.weight", e, h),
-                LinearYBias = Vector(p + "linear_y.bias", e),
+                LinearYBias = Floats(p + "linear_y.bias", e),
                 LinearOut = Matrix(p + "linear_out.weight", h, e),
-                LinearOutBias = Vector(p + "linear_out.bias", h),
+                LinearOutBias = Floats(p + "linear_out.bias", h),
                 ConvWeight = convTapMajor,
-                ConvBias = Vector(p + "conv_1d.bias", e),
+                ConvBias = Floats(p + "conv_1d.bias", e),
                 InputGate = Matrix(p + "rg_lru.input_gate_weight", [nh, bw, bw], nh * bw, bw),
                 InputGateBias = Floats(p + "rg_lru.input_gate_bias", nh, bw),
                 RecurrentGate = Matrix(p + "rg_lru.recurrent_gate_weight", [nh, bw, bw], nh * bw, bw),
@@ -144,18 +128,16 @@ public sealed unsafe class ModelWeights : IDisposable
                 Key = Matrix(p + "k_proj.weight", kv, h),
                 Value = Matrix(p + "v_proj.weight", kv, h),
                 Output = Matrix(p + "o_proj.weight", h, q),
-                OutputBias = Vector(p + "o_proj.bias", h),
+                OutputBias = Floats(p + "o_proj.bias", h),
             };
         }
 
         float[] NormScale(string name, int n)
         {
-            var w = Vector(name, n);
+            var w = Floats(name, n);
             for (int i = 0; i < n; i++) w[i] += 1f;   // Gemma's RMSNorm multiplies by (1 + w)
             return w;
         }
-
-        float[] Vector(string name, int n) => Floats(name, n);
 
         Bf16Matrix Matrix(string name, int rows, int cols) => Matrix(name, [rows, cols], rows, cols);
 
@@ -172,13 +154,7 @@ public sealed unsafe class ModelWeights : IDisposable
                 case Checkpoint.SafetensorsDType.F16:
                     var owned = (ushort*)NativeMemory.AlignedAlloc((nuint)(count * 2), 64);
                     target._owned.Add((IntPtr)owned);
-                    for (long i = 0; i < count; i++)
-                    {
-                        float f = tensor.DType == Checkpoint.SafetensorsDType.F32
-                            ? System.Runtime.CompilerServices.Unsafe.ReadUnaligned<float>(data + i * 4)
-                            : Bf16.HalfToFloat(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ushort>(data + i * 2));
-                        owned[i] = Bf16.FromFloat(f);
-                    }
+                    for (long i = 0; i < count; i++) owned[i] = Bf16.FromFloat(ReadElement(tensor, data, i));
                     return new Bf16Matrix(owned, rows, cols);
                 default:
                     throw UnsupportedDType(tensor);
@@ -190,16 +166,7 @@ public sealed unsafe class ModelWeights : IDisposable
             var (file, tensor) = Find(name, shape);
             byte* data = file.DataPointer(tensor);
             var result = new float[tensor.ElementCount];
-            for (int i = 0; i < result.Length; i++)
-            {
-                result[i] = tensor.DType switch
-                {
-                    Checkpoint.SafetensorsDType.BF16 => Bf16.ToFloat(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ushort>(data + i * 2)),
-                    Checkpoint.SafetensorsDType.F16 => Bf16.HalfToFloat(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ushort>(data + i * 2)),
-                    Checkpoint.SafetensorsDType.F32 => System.Runtime.CompilerServices.Unsafe.ReadUnaligned<float>(data + i * 4),
-                    _ => throw UnsupportedDType(tensor),
-                };
-            }
+            for (int i = 0; i < result.Length; i++) result[i] = ReadElement(tensor, data, i);
             return result;
         }
 
@@ -211,6 +178,15 @@ public sealed unsafe class ModelWeights : IDisposable
                 throw new CheckpointException($"{file.Path}: tensor '{name}' has shape {tensor.ShapeText}, expected {SafetensorsTensor.FormatShape(shape)} for this config");
             return (file, tensor);
         }
+
+        /// <summary>Element i of a BF16, F16 or F32 tensor as f32 (exact for all three); unaligned reads, as the format only aligns to 2 bytes.</summary>
+        static float ReadElement(SafetensorsTensor tensor, byte* data, long i) => tensor.DType switch
+        {
+            Checkpoint.SafetensorsDType.BF16 => Bf16.ToFloat(Unsafe.ReadUnaligned<ushort>(data + i * 2)),
+            Checkpoint.SafetensorsDType.F16 => Bf16.HalfToFloat(Unsafe.ReadUnaligned<ushort>(data + i * 2)),
+            Checkpoint.SafetensorsDType.F32 => Unsafe.ReadUnaligned<float>(data + i * 4),
+            _ => throw UnsupportedDType(tensor),
+        };
 
         static CheckpointException UnsupportedDType(SafetensorsTensor t) =>
             new($"tensor '{t.Name}' has dtype {t.DType.Name()}; weights must be BF16, F16 or F32");

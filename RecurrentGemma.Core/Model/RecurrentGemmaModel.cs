@@ -11,13 +11,11 @@ public sealed class RecurrentGemmaModel : IDisposable
 {
     public ModelConfig Config { get; }
     public ModelWeights Weights { get; }
-    public string Source { get; }
 
-    public RecurrentGemmaModel(ModelConfig config, ModelWeights weights, string source)
+    public RecurrentGemmaModel(ModelConfig config, ModelWeights weights)
     {
         Config = config;
         Weights = weights;
-        Source = source;
     }
 
     /// <summary>Loads a Hugging Face checkpoint directory (config.json + model.safetensors or sharded index).</summary>
@@ -28,7 +26,7 @@ public sealed class RecurrentGemmaModel : IDisposable
         var checkpoint = Checkpoint.Checkpoint.Open(directory);
         try
         {
-            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config), directory);
+            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config));
         }
         catch
         {

@@ -1,4 +1,5 @@
 using RecurrentGemma.Core.Model;
+using RecurrentGemma.Kernels;
 using RecurrentGemma.Tests.Support;
 using Xunit;
 
@@ -26,14 +27,14 @@ public class BatchGoldenTests
         var prefill = new float[prompt.Length * v];
         pass.Run([new BatchEntry(state, prompt, true)], prefill);
         Tolerance.AssertClose(Golden.Floats($"alone.{seq}.prefill_logits"), prefill, Tolerance.Logits, $"{seq} prefill");
-        Assert.Equal(generated[0], GoldenParityTests.Argmax(prefill.AsSpan((prompt.Length - 1) * v, v)));
+        Assert.Equal(generated[0], Reductions.ArgMax(prefill.AsSpan((prompt.Length - 1) * v, v)));
         var decode = Golden.Floats($"alone.{seq}.decode_logits");
         var row = new float[v];
         for (int i = 0; i < generated.Length; i++)
         {
             pass.Run([new BatchEntry(state, new[] { generated[i] })], row);
             Tolerance.AssertClose(decode.AsSpan(i * v, v), row, Tolerance.Logits, $"{seq} decode[{i}]");
-            if (i + 1 < generated.Length) Assert.Equal(generated[i + 1], GoldenParityTests.Argmax(row));
+            if (i + 1 < generated.Length) Assert.Equal(generated[i + 1], Reductions.ArgMax(row));
         }
     }
 
@@ -75,7 +76,7 @@ public class BatchGoldenTests
             for (int r = 0; r < 2; r++)
             {
                 Tolerance.AssertClose(expectedDecode.AsSpan((r * steps + i) * v, v), step.AsSpan(r * v, v), Tolerance.Logits, $"row {r} decode {i}");
-                if (i + 1 < steps) Assert.Equal(generated[r * steps + i + 1], GoldenParityTests.Argmax(step.AsSpan(r * v, v)));
+                if (i + 1 < steps) Assert.Equal(generated[r * steps + i + 1], Reductions.ArgMax(step.AsSpan(r * v, v)));
             }
         }
     }

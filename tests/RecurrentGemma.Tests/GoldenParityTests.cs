@@ -1,4 +1,5 @@
 using RecurrentGemma.Core.Model;
+using RecurrentGemma.Kernels;
 using RecurrentGemma.Tests.Support;
 using Xunit;
 
@@ -32,12 +33,12 @@ public class GoldenParityTests
         var state = model.CreateState();
         var row = new float[v];
         pass.Run([new BatchEntry(state, prompt)], row);
-        Assert.Equal(generated[0], Argmax(row));
+        Assert.Equal(generated[0], Reductions.ArgMax(row));
         for (int i = 0; i < generated.Length; i++)
         {
             pass.Run([new BatchEntry(state, new[] { generated[i] })], row);
             Tolerance.AssertClose(expected.AsSpan(i * v, v), row, Tolerance.Logits, $"{name} decode_logits[{i}]");
-            if (i + 1 < generated.Length) Assert.Equal(generated[i + 1], Argmax(row));
+            if (i + 1 < generated.Length) Assert.Equal(generated[i + 1], Reductions.ArgMax(row));
         }
         Assert.Equal(prompt.Length + generated.Length, state.Position);
     }
@@ -78,12 +79,5 @@ public class GoldenParityTests
         Assert.Equal(11.3125f, model.Config.EmbeddingScale);
         Assert.Equal(50.5f, Core.Config.ModelConfig.RecurrentGemma2B.EmbeddingScale);
         Assert.Equal(64f, Core.Config.ModelConfig.RecurrentGemma9B.EmbeddingScale);
-    }
-
-    internal static int Argmax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

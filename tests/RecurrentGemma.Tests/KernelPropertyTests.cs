@@ -235,6 +235,17 @@ public class KernelPropertyTests
         }
     }
 
+    [Property(MaxTest = 60)]
+    public void Arg_max_is_the_first_index_of_the_maximum(byte lengthRaw, byte levels, int seed)
+    {
+        // Few distinct values, so ties are common.
+        int n = 1 + lengthRaw % 80, k = 1 + levels % 5;
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = rng.Next(k);
+        Assert.Equal(Array.IndexOf(x, x.Max()), Reductions.ArgMax(x));
+    }
+
     [Fact]
     public void Bf16_conversion_round_trips_and_rounds_to_nearest_even()
     {

@@ -39,7 +39,7 @@ public static class ReferenceKernels
     /// <summary>Full causal conv over history ++ x; weight tap-major [K, C].</summary>
     public static double[] Conv(float[] history, float[] x, int rows, float[] weight, float[] bias)
     {
-        int c = bias.Length, taps = weight.Length / c, hist = taps - 1;
+        int c = bias.Length, taps = weight.Length / c;
         var all = new float[history.Length + x.Length];
         history.CopyTo(all, 0);
         x.CopyTo(all, history.Length);
@@ -51,7 +51,6 @@ public static class ReferenceKernels
                 for (int k = 0; k < taps; k++) s += (double)weight[k * c + ch] * all[(t + k) * c + ch];
                 y[t * c + ch] = s;
             }
-        _ = hist;
         return y;
     }
 
