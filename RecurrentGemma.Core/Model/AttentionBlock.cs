@@ -1,5 +1,7 @@
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
 
@@ -10,17 +12,17 @@ namespace RecurrentGemma.Core.Model;
 internal static class AttentionBlock
 {
     public static void Forward(int layer, AttentionWeights w, int window, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
-        int rows, ForwardBuffers buf, Span<float> output)
+        int rows, ForwardBuffers buf, WorkerPool? pool, Span<float> output)
     {
-        int headDim = w.Key.Rows, qWidth = w.Query.Rows, heads = qWidth / headDim;
+        int headDim = w.Key.OutDim, qWidth = w.Query.OutDim, heads = qWidth / headDim;
         var q = buf.A.AsSpan(0, rows * qWidth);
         var k = buf.B.AsSpan(0, rows * headDim);
         var v = buf.C.AsSpan(0, rows * headDim);
         var attended = buf.D.AsSpan(0, rows * qWidth);
 
-        MatMulBf16.Multiply(u, rows, w.Query.Span, qWidth, default, q);
-        MatMulBf16.Multiply(u, rows, w.Key.Span, headDim, default, k);
-        MatMulBf16.Multiply(u, rows, w.Value.Span, headDim, default, v);
+        MatMulBf16.Multiply(u, rows, w.Query, default, q, pool);
+        MatMulBf16.Multiply(u, rows, w.Key, default, k, pool);
+        MatMulBf16.Multiply(u, rows, w.Value, default, v, pool);
 
         foreach (ref readonly var p in pieces)
         {
@@ -41,6 +43,6 @@ internal static class AttentionBlock
             SlidingWindowAttention.AppendToRing(ks, vs, p.Rows, s.Position, window, headDim, ringK, ringV);
         }
 
-        MatMulBf16.Multiply(attended, rows, w.Output.Span, w.Output.Rows, w.OutputBias, output);
+        MatMulBf16.Multiply(attended, rows, w.Output, w.OutputBias, output, pool);
     }
 }

@@ -1,7 +1,9 @@
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Operators;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
 
@@ -16,14 +18,16 @@ public sealed class ForwardPass
     readonly ModelConfig _config;
     readonly ModelWeights _weights;
     readonly ForwardBuffers _buf;
+    readonly WorkerPool? _pool;
     PassPiece[] _pieces = new PassPiece[16];
     int[] _done = new int[16];
     int[] _logitBase = new int[16];
 
     public int MaxRowsPerPass => _buf.MaxRows;
 
-    public ForwardPass(ModelConfig config, ModelWeights weights, int maxRowsPerPass = 256)
+    public ForwardPass(ModelConfig config, ModelWeights weights, WorkerPool? pool = null, int maxRowsPerPass = 256)
     {
+        _pool = pool;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRowsPerPass, 1);
         _config = config;
         _weights = weights;
@@ -143,7 +147,7 @@ public sealed class ForwardPass
             for (int i = 0; i < p.Rows; i++)
             {
                 var row = x.Slice((p.RowStart + i) * h, h);
-                Bf16.ToFloat(_weights.Embedding.Row(tokens[i]), row);
+                _weights.Embedding.ReadRow(tokens[i], row);
                 Elementwise.Map(new ScaleOperator(scale), row, row);
             }
         }
@@ -155,14 +159,14 @@ public sealed class ForwardPass
             var layer = _weights.Layers[l];
             RmsNorm.Apply(x, layer.TemporalNormScale, _config.RmsNormEps, u, rows);
             if (layer.Recurrent is { } rec)
-                RecurrentBlock.Forward(l, rec, u, pieces, batch, rows, _buf, blockOut);
+                RecurrentBlock.Forward(l, rec, u, pieces, batch, rows, _buf, _pool, blockOut);
             else
-                AttentionBlock.Forward(l, layer.Attention!, _config.AttentionWindow, u, pieces, batch, rows, _buf, blockOut);
+                AttentionBlock.Forward(l, layer.Attention!, _config.AttentionWindow, u, pieces, batch, rows, _buf, _pool, blockOut);
             observer?.Invoke("temporal_out", l, blockOut, h);
             Elementwise.Map(new AddOperator(), x, blockOut, x);
 
             RmsNorm.Apply(x, layer.ChannelNormScale, _config.RmsNormEps, u, rows);
-            MlpBlock.Forward(layer.Mlp, u, rows, _buf, blockOut);
+            MlpBlock.Forward(layer.Mlp, u, rows, _buf, _pool, blockOut);
             Elementwise.Map(new AddOperator(), x, blockOut, x);
             observer?.Invoke("output", l, x, h);
         }
@@ -184,7 +188,7 @@ public sealed class ForwardPass
             g += p.LogitRows;
         }
         RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows);
-        MatMulBf16.Multiply(gathered, logitRows, _weights.Head.Span, _config.VocabSize, default, destination);
+        MatMulBf16.Multiply(gathered, logitRows, _weights.Head, default, destination, _pool);
         if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination, destination);
     }
 }

@@ -1,6 +1,8 @@
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Operators;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
 
@@ -11,18 +13,18 @@ namespace RecurrentGemma.Core.Model;
 internal static class RecurrentBlock
 {
     public static void Forward(int layer, RecurrentWeights w, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
-        int rows, ForwardBuffers buf, Span<float> output)
+        int rows, ForwardBuffers buf, WorkerPool? pool, Span<float> output)
     {
-        int e = w.LinearX.Rows, n = rows * e, blocks = w.InputGateBias.Length / w.InputGate.Cols;
+        int e = w.LinearX.OutDim, n = rows * e;
         var y = buf.A.AsSpan(0, n);
         var x = buf.B.AsSpan(0, n);
         var conv = buf.C.AsSpan(0, n);
         var gateX = buf.D.AsSpan(0, n);
         var gateA = buf.E.AsSpan(0, n);
 
-        MatMulBf16.Multiply(u, rows, w.LinearY.Span, e, w.LinearYBias, y);
+        MatMulBf16.Multiply(u, rows, w.LinearY, w.LinearYBias, y, pool);
         Elementwise.Map(new GeluTanhOperator(), y, y);
-        MatMulBf16.Multiply(u, rows, w.LinearX.Span, e, w.LinearXBias, x);
+        MatMulBf16.Multiply(u, rows, w.LinearX, w.LinearXBias, x, pool);
 
         foreach (ref readonly var p in pieces)
         {
@@ -31,8 +33,8 @@ internal static class RecurrentBlock
             CausalConv1D.Apply(x[range], p.Rows, s.Conv[layer]!, w.ConvWeight, w.ConvBias, conv[range]);
         }
 
-        BlockDiagonalMatMul.Multiply(conv, rows, w.InputGate.Span, blocks, w.InputGateBias, gateX);
-        BlockDiagonalMatMul.Multiply(conv, rows, w.RecurrentGate.Span, blocks, w.RecurrentGateBias, gateA);
+        MatMulBf16.Multiply(conv, rows, w.InputGate, w.InputGateBias, gateX, pool);
+        MatMulBf16.Multiply(conv, rows, w.RecurrentGate, w.RecurrentGateBias, gateA, pool);
 
         var gated = x;   // linear_x output is consumed by the conv; reuse its buffer for h * y
         foreach (ref readonly var p in pieces)
@@ -42,6 +44,6 @@ internal static class RecurrentBlock
             RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows);
         }
 
-        MatMulBf16.Multiply(gated, rows, w.LinearOut.Span, w.LinearOut.Rows, w.LinearOutBias, output);
+        MatMulBf16.Multiply(gated, rows, w.LinearOut, w.LinearOutBias, output, pool);
     }
 }

@@ -1,43 +1,88 @@
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
 
 /// <summary>
-/// A loaded model: config plus weights (memory-mapped). Immutable after load and safe to share across threads;
-/// each thread runs its own <see cref="ForwardPass"/> on its own <see cref="SequenceState"/>s.
+/// A loaded model: config, packed weights and the worker pool its matmuls run on. Immutable after load and safe to share
+/// across threads; each thread runs its own <see cref="ForwardPass"/> on its own <see cref="SequenceState"/>s.
 /// </summary>
 public sealed class RecurrentGemmaModel : IDisposable
 {
+    public const string SyntheticPrefix = "random:";
+
     public ModelConfig Config { get; }
     public ModelWeights Weights { get; }
+    /// <summary>Threads a forward pass uses (the caller's included).</summary>
+    public int Threads => Pool.Threads;
+    /// <summary>What the model was loaded from: a directory or a "random:..." spec.</summary>
+    public string Source { get; }
+    internal WorkerPool Pool { get; }
 
-    public RecurrentGemmaModel(ModelConfig config, ModelWeights weights)
+    RecurrentGemmaModel(ModelConfig config, ModelWeights weights, WorkerPool pool, string source)
     {
         Config = config;
         Weights = weights;
+        Pool = pool;
+        Source = source;
     }
 
-    /// <summary>Loads a Hugging Face checkpoint directory (config.json + model.safetensors or sharded index).</summary>
-    public static RecurrentGemmaModel Load(string directory)
+    /// <summary>
+    /// Opens a model by spec: a Hugging Face checkpoint directory, or <c>random:2b</c>, <c>random:9b</c>,
+    /// <c>random:&lt;config.json&gt;</c> for deterministic synthetic weights of that shape (no download needed).
+    /// </summary>
+    /// <param name="threads">Threads per forward pass; 0 = one per processor.</param>
+    public static RecurrentGemmaModel Open(string spec, int threads = 0) =>
+        spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? CreateSynthetic(spec, threads) : Load(spec, threads);
+
+    /// <summary>Loads a checkpoint directory (config.json + model.safetensors or a sharded index). The files are unmapped afterwards.</summary>
+    public static RecurrentGemmaModel Load(string directory, int threads = 0)
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"model directory {directory} does not exist");
         var config = ModelConfigJson.Load(Path.Combine(directory, "config.json"));
-        var checkpoint = Checkpoint.Checkpoint.Open(directory);
+        var pool = new WorkerPool(threads);
         try
         {
-            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config));
+            using var checkpoint = Checkpoint.Checkpoint.Open(directory);
+            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config, pool), pool, directory);
         }
         catch
         {
-            checkpoint.Dispose();
+            pool.Dispose();
+            throw;
+        }
+    }
+
+    static RecurrentGemmaModel CreateSynthetic(string spec, int threads)
+    {
+        string shape = spec[SyntheticPrefix.Length..];
+        var config = shape switch
+        {
+            "2b" => ModelConfig.RecurrentGemma2B,
+            "9b" => ModelConfig.RecurrentGemma9B,
+            "" => throw new ModelConfigException($"model spec '{spec}': expected random:2b, random:9b or random:<path to config.json>"),
+            _ => ModelConfigJson.Load(shape),
+        };
+        var pool = new WorkerPool(threads);
+        try
+        {
+            return new RecurrentGemmaModel(config, ModelWeights.CreateSynthetic(config, seed: 1, pool), pool, spec);
+        }
+        catch
+        {
+            pool.Dispose();
             throw;
         }
     }
 
     public SequenceState CreateState() => new(Config);
 
-    public ForwardPass CreateForwardPass(int maxRowsPerPass = 256) => new(Config, Weights, maxRowsPerPass);
+    public ForwardPass CreateForwardPass(int maxRowsPerPass = 256) => new(Config, Weights, Pool, maxRowsPerPass);
 
-    public void Dispose() => Weights.Dispose();
+    public void Dispose()
+    {
+        Weights.Dispose();
+        Pool.Dispose();
+    }
 }

@@ -1,43 +1,58 @@
 using BenchmarkDotNet.Attributes;
 using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Bench;
 
 /// <summary>
-/// bf16 x f32 matmul at the 2B MLP gate shape (7680 x 2560). Weights cycle through enough copies to exceed the caches,
-/// so decode-style GEMV (1 row) measures memory bandwidth, not cache bandwidth. GB/s = weight bytes / time;
+/// Packed bf16 x f32 matmul at the 2B MLP gate shape (7680 x 2560). Weights cycle through enough copies to exceed the
+/// caches, so decode-style GEMV (1 row) measures memory bandwidth, not cache bandwidth. GB/s = weight bytes / time;
 /// GFLOP/s = 2 * rows * out * in / time (bench/RESULTS.md turns the means into these).
 /// </summary>
 [MemoryDiagnoser]
 public class MatMulBf16Benchmarks
 {
     const int Out = 7680, In = 2560, Copies = 8;   // 8 x 39 MB: far past any L3
-    ushort[][] _weights = [];
+    PackedBf16Matrix[] _weights = [];
     float[] _x = [], _y = [];
+    WorkerPool _pool = null!;
     int _next;
 
-    [Params(1, 32)]
+    [Params(1, 32, 256)]
     public int Rows { get; set; }
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
         var rng = new Random(1);
-        _weights = new ushort[Copies][];
+        var source = new ushort[Out * In];
+        _weights = new PackedBf16Matrix[Copies];
         for (int c = 0; c < Copies; c++)
         {
-            _weights[c] = new ushort[Out * In];
-            for (int i = 0; i < _weights[c].Length; i++) _weights[c][i] = Bf16.FromFloat((float)rng.NextDouble() - 0.5f);
+            for (int i = 0; i < source.Length; i++) source[i] = Bf16.FromFloat((float)rng.NextDouble() - 0.5f);
+            _weights[c] = PackedBf16Matrix.Pack(source, Out, In);
         }
         _x = new float[Rows * In];
         for (int i = 0; i < _x.Length; i++) _x[i] = (float)rng.NextDouble();
         _y = new float[Rows * Out];
+        _pool = new WorkerPool(Threads);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _pool.Dispose();
+        foreach (var w in _weights) w.Dispose();
     }
 
     [Benchmark]
     public void Multiply()
     {
-        MatMulBf16.Multiply(_x, Rows, _weights[_next], Out, default, _y);
+        MatMulBf16.Multiply(_x, Rows, _weights[_next], default, _y, _pool);
         _next = (_next + 1) % Copies;
     }
 }

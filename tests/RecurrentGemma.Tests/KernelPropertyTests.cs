@@ -73,45 +73,6 @@ public class KernelPropertyTests
         }
     }
 
-    [Property(MaxTest = 60)]
-    public void Bf16_matmul_matches_reference(byte rowsRaw, byte inRaw, byte outRaw, bool withBias, int seed)
-    {
-        int rows = 1 + rowsRaw % 5, inDim = 1 + inRaw % 100, outDim = 1 + outRaw % 20;
-        var rng = new Random(seed);
-        var x = Floats(rng, rows * inDim);
-        var w = Bf16s(rng, outDim * inDim);
-        float[]? bias = withBias ? Floats(rng, outDim) : null;
-        double[] expected = ReferenceKernels.MatMul(x, rows, w, outDim, bias);
-        foreach (var width in Simd.Supported)
-        {
-            var y = new float[rows * outDim];
-            MatMulBf16.Multiply(x, rows, w, outDim, bias, y, width);
-            Close(expected, y, 1e-5 * Math.Sqrt(inDim), $"matmul {width}");
-        }
-    }
-
-    [Property(MaxTest = 40)]
-    public void Block_diagonal_matmul_matches_dense_reference(byte blocksRaw, byte bwRaw, byte rowsRaw, int seed)
-    {
-        int blocks = 1 + blocksRaw % 4, bw = 1 + bwRaw % 40, rows = 1 + rowsRaw % 3, dim = blocks * bw;
-        var rng = new Random(seed);
-        var x = Floats(rng, rows * dim);
-        var w = Bf16s(rng, blocks * bw * bw);
-        var bias = Floats(rng, dim);
-        // Dense [out, in] equivalent of the [block, in, out] blocks, zero off the diagonal.
-        var dense = new ushort[dim * dim];
-        for (int b = 0; b < blocks; b++)
-            for (int i = 0; i < bw; i++)
-                for (int j = 0; j < bw; j++) dense[(b * bw + j) * dim + b * bw + i] = w[(b * bw + i) * bw + j];
-        double[] expected = ReferenceKernels.MatMul(x, rows, dense, dim, bias);
-        foreach (var width in Simd.Supported)
-        {
-            var y = new float[rows * dim];
-            BlockDiagonalMatMul.Multiply(x, rows, w, blocks, bias, y, width);
-            Close(expected, y, 1e-5 * Math.Sqrt(bw), $"block diag {width}");
-        }
-    }
-
     [Property(MaxTest = 40)]
     public void Rms_norm_matches_reference(byte rowsRaw, byte dimRaw, int seed)
     {

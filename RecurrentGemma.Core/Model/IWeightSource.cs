@@ -1,0 +1,18 @@
+using RecurrentGemma.Kernels.MatMul;
+using RecurrentGemma.Kernels.Parallel;
+
+namespace RecurrentGemma.Core.Model;
+
+/// <summary>Where <see cref="ModelWeights"/> gets each named HF tensor: a checkpoint, or a synthetic generator.</summary>
+internal interface IWeightSource
+{
+    /// <summary>Names the source in error messages (a directory, or "synthetic").</summary>
+    string Description { get; }
+    bool Contains(string name);
+    /// <summary>A Linear weight stored [out, in], packed.</summary>
+    PackedBf16Matrix Dense(string name, int outDim, int inDim, WorkerPool? pool);
+    /// <summary>An RG-LRU gate stored [blocks, in, out] (x @ W per block), packed as a block-diagonal matrix.</summary>
+    PackedBf16Matrix BlockDiagonal(string name, int blocks, int width);
+    /// <summary>A small tensor of the given shape as f32.</summary>
+    float[] Floats(string name, long[] shape);
+}

@@ -1,0 +1,71 @@
+using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
+using RecurrentGemma.Kernels.Parallel;
+
+namespace RecurrentGemma.Core.Model;
+
+/// <summary>
+/// Deterministic random weights for any config, generated straight into the packed layout (no checkpoint on disk, no
+/// second copy): element i of tensor "name" is a pure function of (seed, name, i), so a model is the same whatever the
+/// thread count. Scales keep activations in a realistic range: matrices uniform with std 1/sqrt(fan-in), norms at
+/// their identity, small biases, RG-LRU decay rates like the reference's initialisation (a in about [0.9, 0.999]).
+/// </summary>
+internal sealed class SyntheticWeightSource(ulong seed) : IWeightSource
+{
+    public string Description => $"synthetic weights (seed {seed})";
+
+    public bool Contains(string name) => name != "lm_head.weight";
+
+    public PackedBf16Matrix Dense(string name, int outDim, int inDim, WorkerPool? pool)
+    {
+        ulong stream = Stream(name);
+        float halfWidth = MathF.Sqrt(3f / inDim);
+        return PackedBf16Matrix.Create(outDim, inDim, (o, row) =>
+        {
+            long first = (long)o * row.Length;
+            for (int k = 0; k < row.Length; k++) row[k] = Bf16.FromFloat(halfWidth * Uniform(stream, first + k));
+        }, pool);
+    }
+
+    public PackedBf16Matrix BlockDiagonal(string name, int blocks, int width)
+    {
+        ulong stream = Stream(name);
+        float halfWidth = MathF.Sqrt(3f / width);
+        var bits = new ushort[blocks * width * width];
+        for (int i = 0; i < bits.Length; i++) bits[i] = Bf16.FromFloat(halfWidth * Uniform(stream, i));
+        return PackedBf16Matrix.Pack(bits, blocks, width, width, groupStride: (long)width * width, outStride: 1, inStride: width);
+    }
+
+    public float[] Floats(string name, long[] shape)
+    {
+        long n = 1;
+        foreach (var d in shape) n *= d;
+        var values = new float[n];
+        ulong stream = Stream(name);
+        // (center, half-width) of a uniform distribution per kind of tensor.
+        var (center, halfWidth) =
+            name.EndsWith("norm.weight", StringComparison.Ordinal) ? (0f, 0f)
+            : name.EndsWith("recurrent_param", StringComparison.Ordinal) ? (-5.3f, 2.3f)   // softplus in ~[5e-4, 5e-2]
+            : name.EndsWith("conv_1d.weight", StringComparison.Ordinal) ? (0f, MathF.Sqrt(3f / shape[^1]))
+            : (0f, 0.02f);                                                                   // biases
+        for (long i = 0; i < n; i++) values[i] = Bf16.Round(center + halfWidth * Uniform(stream, i));
+        return values;
+    }
+
+    ulong Stream(string name)
+    {
+        ulong h = 14695981039346656037UL;   // FNV-1a: stable across processes, unlike string.GetHashCode
+        foreach (char ch in name) h = (h ^ ch) * 1099511628211UL;
+        return h ^ seed * 0x9E3779B97F4A7C15UL;
+    }
+
+    /// <summary>SplitMix64 of (stream, index) mapped to [-1, 1).</summary>
+    static float Uniform(ulong stream, long index)
+    {
+        ulong z = stream + (ulong)index * 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (z >> 40) * (2f / (1 << 24)) - 1f;
+    }
+}

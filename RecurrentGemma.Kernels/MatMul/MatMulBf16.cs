@@ -1,0 +1,168 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using RecurrentGemma.Kernels.Parallel;
+
+namespace RecurrentGemma.Kernels.MatMul;
+
+/// <summary>
+/// y[r, o] = sum_k x[r, k] * W[o, k] + bias[o], W bf16 in <see cref="PackedBf16Matrix"/> panels, x and y f32.
+/// <para>
+/// One register tile serves every row count: up to 8 rows x one panel (32 columns), i.e. 16 zmm accumulators fed by
+/// one 64-byte weight load and 8 broadcasts per k. One row is the GEMV case (decode), 8 the GEMM case (prefill,
+/// batched decode). Panels are split across the <see cref="WorkerPool"/>.
+/// </para>
+/// <para>
+/// Every output element is accumulated the same way on every path: acc = fma(x[k], w[k], acc) for k = 0, 1, ... in
+/// order, then + bias. So the result is bit-identical across vector widths, row tilings and thread counts, and equal
+/// to the scalar loop — a row's output never depends on which other rows share the batch.
+/// </para>
+/// </summary>
+public static unsafe class MatMulBf16
+{
+    const int PanelWidth = PackedBf16Matrix.PanelWidth;
+    const int MaxTileRows = 8;
+
+    public static void Multiply(ReadOnlySpan<float> x, int rows, PackedBf16Matrix w, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool = null) =>
+        Multiply(x, rows, w, bias, y, pool, Simd.Best);
+
+    public static void Multiply(ReadOnlySpan<float> x, int rows, PackedBf16Matrix w, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool, SimdWidth width)
+    {
+        if (rows <= 0) return;
+        if (x.Length < (long)rows * w.InDim) throw new ArgumentException($"x holds {x.Length} floats, expected {rows}x{w.InDim}", nameof(x));
+        if (y.Length < (long)rows * w.OutDim) throw new ArgumentException($"y holds {y.Length} floats, expected {rows}x{w.OutDim}", nameof(y));
+        if (!bias.IsEmpty && bias.Length != w.OutDim) throw new ArgumentException($"bias has {bias.Length} floats, expected {w.OutDim}", nameof(bias));
+        var job = t_job ??= new Job();
+        fixed (float* xp = x, yp = y, bp = bias)
+        {
+            job.X = xp;
+            job.Y = yp;
+            job.Bias = bias.IsEmpty ? null : bp;
+            job.Rows = rows;
+            job.W = w;
+            job.Width = width;
+            int threads = pool?.Threads ?? 1;
+            // A few tasks per thread balance the load; each task is a run of whole panels.
+            job.PanelsPerTask = Math.Max(1, w.Panels / (threads * 4));
+            int tasks = (w.Panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
+            try
+            {
+                if (pool is null) for (int t = 0; t < tasks; t++) job.Execute(t);
+                else pool.Run(job, tasks);
+            }
+            finally
+            {
+                job.W = null!;
+            }
+        }
+    }
+
+    [ThreadStatic] static Job? t_job;
+
+    sealed class Job : IParallelWork
+    {
+        public float* X, Y, Bias;
+        public int Rows, PanelsPerTask;
+        public PackedBf16Matrix W = null!;
+        public SimdWidth Width;
+
+        public void Execute(int index)
+        {
+            int first = index * PanelsPerTask, end = Math.Min(first + PanelsPerTask, W.Panels);
+            for (int p = first; p < end; p++)
+            {
+                switch (Width)
+                {
+                    case SimdWidth.Vector512: Panel<Vector512<float>, Lanes512>(p); break;
+                    case SimdWidth.Vector256: Panel<Vector256<float>, Lanes256>(p); break;
+                    case SimdWidth.Vector128: Panel<Vector128<float>, Lanes128>(p); break;
+                    default: Panel<float, LanesScalar>(p); break;
+                }
+            }
+        }
+
+        /// <summary>All rows against one panel, in tiles of up to 8 rows. A partial last panel goes through scratch.</summary>
+        void Panel<TV, TL>(int panel) where TV : struct where TL : struct, IBf16Lanes<TV>
+        {
+            var w = W;
+            int g = panel / w.PanelsPerGroup, col0 = panel % w.PanelsPerGroup * PanelWidth, k = w.InPerGroup;
+            int cols = Math.Min(PanelWidth, w.OutPerGroup - col0);
+            ushort* wp = w.Data + (long)panel * k * PanelWidth;
+            float* x = X + (long)g * k;
+            long ldx = w.InDim, ldy = w.OutDim;
+            float* y = Y + (long)g * w.OutPerGroup + col0;
+            float* biasScratch = stackalloc float[PanelWidth];
+            float* yScratch = stackalloc float[MaxTileRows * PanelWidth];
+            float* bias = biasScratch;
+            if (cols == PanelWidth && Bias != null) bias = Bias + (long)g * w.OutPerGroup + col0;
+            else
+            {
+                new Span<float>(biasScratch, PanelWidth).Clear();
+                if (Bias != null) new Span<float>(Bias + (long)g * w.OutPerGroup + col0, cols).CopyTo(new Span<float>(biasScratch, cols));
+            }
+            int subPanels = PanelWidth / (2 * TL.Count);
+            for (int r0 = 0; r0 < Rows; r0 += MaxTileRows)
+            {
+                int n = Math.Min(MaxTileRows, Rows - r0);
+                bool partial = cols < PanelWidth;
+                float* dst = partial ? yScratch : y + r0 * ldy;
+                long ldd = partial ? PanelWidth : ldy;
+                for (int s = 0; s < subPanels; s++)
+                    Tile<TV, TL>(n, x + r0 * ldx, ldx, wp + s * 2 * TL.Count, k, bias, dst, ldd, s * TL.Count);
+                if (partial)
+                    for (int r = 0; r < n; r++)
+                        new Span<float>(yScratch + r * PanelWidth, cols).CopyTo(new Span<float>(y + (r0 + r) * ldy, cols));
+            }
+        }
+    }
+
+    static void Tile<TV, TL>(int n, float* x, long ldx, ushort* w, int k, float* bias, float* y, long ldy, int loCol)
+        where TV : struct where TL : struct, IBf16Lanes<TV>
+    {
+        switch (n)
+        {
+            case 1: Tile<TV, TL, Rows1>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 2: Tile<TV, TL, Rows2>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 3: Tile<TV, TL, Rows3>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 4: Tile<TV, TL, Rows4>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 5: Tile<TV, TL, Rows5>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 6: Tile<TV, TL, Rows6>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            case 7: Tile<TV, TL, Rows7>(x, ldx, w, k, bias, y, ldy, loCol); break;
+            default: Tile<TV, TL, Rows8>(x, ldx, w, k, bias, y, ldy, loCol); break;
+        }
+    }
+
+    /// <summary>
+    /// TR.N rows x 2*Count columns (columns loCol.. and 16+loCol..): per k one widening load and one broadcast + two
+    /// FMAs per row. The JIT drops the rows past TR.N, so each accumulator stays in a register.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile<TV, TL, TR>(float* x, long ldx, ushort* w, int k, float* bias, float* y, long ldy, int loCol)
+        where TV : struct where TL : struct, IBf16Lanes<TV> where TR : struct, ITileRows
+    {
+        TV a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        TV a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default, a7 = default, b7 = default;
+        float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx, x6 = x + 6 * ldx, x7 = x + 7 * ldx;
+        for (int i = 0; i < k; i++, w += PanelWidth)
+        {
+            TL.Widen(w, out var lo, out var hi);
+            TV v = TL.Broadcast(x0[i]); a0 = TL.FusedMultiplyAdd(v, lo, a0); b0 = TL.FusedMultiplyAdd(v, hi, b0);
+            if (TR.N > 1) { v = TL.Broadcast(x1[i]); a1 = TL.FusedMultiplyAdd(v, lo, a1); b1 = TL.FusedMultiplyAdd(v, hi, b1); }
+            if (TR.N > 2) { v = TL.Broadcast(x2[i]); a2 = TL.FusedMultiplyAdd(v, lo, a2); b2 = TL.FusedMultiplyAdd(v, hi, b2); }
+            if (TR.N > 3) { v = TL.Broadcast(x3[i]); a3 = TL.FusedMultiplyAdd(v, lo, a3); b3 = TL.FusedMultiplyAdd(v, hi, b3); }
+            if (TR.N > 4) { v = TL.Broadcast(x4[i]); a4 = TL.FusedMultiplyAdd(v, lo, a4); b4 = TL.FusedMultiplyAdd(v, hi, b4); }
+            if (TR.N > 5) { v = TL.Broadcast(x5[i]); a5 = TL.FusedMultiplyAdd(v, lo, a5); b5 = TL.FusedMultiplyAdd(v, hi, b5); }
+            if (TR.N > 6) { v = TL.Broadcast(x6[i]); a6 = TL.FusedMultiplyAdd(v, lo, a6); b6 = TL.FusedMultiplyAdd(v, hi, b6); }
+            if (TR.N > 7) { v = TL.Broadcast(x7[i]); a7 = TL.FusedMultiplyAdd(v, lo, a7); b7 = TL.FusedMultiplyAdd(v, hi, b7); }
+        }
+        int hiCol = 16 + loCol;
+        TL.StorePlusBias(a0, bias + loCol, y + loCol); TL.StorePlusBias(b0, bias + hiCol, y + hiCol);
+        if (TR.N > 1) { y += ldy; TL.StorePlusBias(a1, bias + loCol, y + loCol); TL.StorePlusBias(b1, bias + hiCol, y + hiCol); }
+        if (TR.N > 2) { y += ldy; TL.StorePlusBias(a2, bias + loCol, y + loCol); TL.StorePlusBias(b2, bias + hiCol, y + hiCol); }
+        if (TR.N > 3) { y += ldy; TL.StorePlusBias(a3, bias + loCol, y + loCol); TL.StorePlusBias(b3, bias + hiCol, y + hiCol); }
+        if (TR.N > 4) { y += ldy; TL.StorePlusBias(a4, bias + loCol, y + loCol); TL.StorePlusBias(b4, bias + hiCol, y + hiCol); }
+        if (TR.N > 5) { y += ldy; TL.StorePlusBias(a5, bias + loCol, y + loCol); TL.StorePlusBias(b5, bias + hiCol, y + hiCol); }
+        if (TR.N > 6) { y += ldy; TL.StorePlusBias(a6, bias + loCol, y + loCol); TL.StorePlusBias(b6, bias + hiCol, y + hiCol); }
+        if (TR.N > 7) { y += ldy; TL.StorePlusBias(a7, bias + loCol, y + loCol); TL.StorePlusBias(b7, bias + hiCol, y + hiCol); }
+    }
+
+}
