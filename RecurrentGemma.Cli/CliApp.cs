@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("rgemma: RecurrentGemma (Griffin) inference on the CPU, in pure .NET")
         {
             ForwardCommand.Create(stdout),
+            BenchCommand.Create(stdout, stderr),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

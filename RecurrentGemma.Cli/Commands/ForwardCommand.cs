@@ -14,19 +14,20 @@ public static class ForwardCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Option<string>("--model") { Description = "Hugging Face checkpoint directory (config.json + *.safetensors)", Required = true };
+        var model = new ModelOptions();
         var ids = new Option<string>("--ids") { Description = "prompt token ids, comma-separated (e.g. 2,651,1234)", Required = true };
         var generate = new Option<int>("--generate") { Description = "greedy decode steps after the prefill", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "output .safetensors file (written atomically)", Required = true };
         var command = new Command("forward", "Run a prefill and greedy decode steps; write logits and ids as safetensors for parity checks")
         {
-            model, ids, generate, output,
+            ids, generate, output,
         };
-        command.SetAction(parse => Execute(parse.GetValue(model)!, parse.GetValue(ids)!, parse.GetValue(generate), parse.GetValue(output)!, stdout));
+        model.AddTo(command);
+        command.SetAction(parse => Execute(() => model.Open(parse), parse.GetValue(ids)!, parse.GetValue(generate), parse.GetValue(output)!, stdout));
         return command;
     }
 
-    static int Execute(string modelDir, string idsText, int generate, string outPath, TextWriter stdout)
+    static int Execute(Func<RecurrentGemmaModel> openModel, string idsText, int generate, string outPath, TextWriter stdout)
     {
         int[] prompt = TokenIdList.Parse(idsText, "--ids");
         if (generate < 0) throw new UsageException($"--generate: {generate} must be 0 or more");
@@ -35,7 +36,7 @@ public static class ForwardCommand
         string? outDir = Path.GetDirectoryName(outFull);
         if (outDir is null || !Directory.Exists(outDir)) throw new UsageException($"--out: directory {outDir} does not exist");
 
-        using var loaded = RecurrentGemmaModel.Load(modelDir);
+        using var loaded = openModel();
         int vocab = loaded.Config.VocabSize;
         TokenIdList.CheckVocabulary(prompt, vocab, "--ids");
 

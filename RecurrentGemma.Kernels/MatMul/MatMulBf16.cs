@@ -21,6 +21,10 @@ public static unsafe class MatMulBf16
 {
     const int PanelWidth = PackedBf16Matrix.PanelWidth;
     const int MaxTileRows = 8;
+    /// <summary>Up to this many rows (decode), four panels go through one tile: 8-16 independent FMA chains and four
+    /// weight streams in flight, where one panel alone would leave a GEMV bound by FMA latency instead of bandwidth.</summary>
+    const int MaxQuadRows = 2, QuadPanels = 4;
+    static readonly float[] ZeroBias = GC.AllocateArray<float>(QuadPanels * PanelWidth, pinned: true);
 
     public static void Multiply(ReadOnlySpan<float> x, int rows, PackedBf16Matrix w, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool = null) =>
         Multiply(x, rows, w, bias, y, pool, Simd.Best);
@@ -43,6 +47,7 @@ public static unsafe class MatMulBf16
             int threads = pool?.Threads ?? 1;
             // A few tasks per thread balance the load; each task is a run of whole panels.
             job.PanelsPerTask = Math.Max(1, w.Panels / (threads * 4));
+            if (rows <= MaxQuadRows) job.PanelsPerTask = (job.PanelsPerTask + QuadPanels - 1) / QuadPanels * QuadPanels;
             int tasks = (w.Panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
             try
             {
@@ -68,14 +73,51 @@ public static unsafe class MatMulBf16
         public void Execute(int index)
         {
             int first = index * PanelsPerTask, end = Math.Min(first + PanelsPerTask, W.Panels);
-            for (int p = first; p < end; p++)
+            for (int p = first; p < end;)
             {
+                if (Rows <= MaxQuadRows && CanRunQuad(p, end))
+                {
+                    switch (Width)
+                    {
+                        case SimdWidth.Vector512: Quad<Vector512<float>, Lanes512>(p); break;
+                        case SimdWidth.Vector256: Quad<Vector256<float>, Lanes256>(p); break;
+                        case SimdWidth.Vector128: Quad<Vector128<float>, Lanes128>(p); break;
+                        default: Quad<float, LanesScalar>(p); break;
+                    }
+                    p += QuadPanels;
+                    continue;
+                }
                 switch (Width)
                 {
                     case SimdWidth.Vector512: Panel<Vector512<float>, Lanes512>(p); break;
                     case SimdWidth.Vector256: Panel<Vector256<float>, Lanes256>(p); break;
                     case SimdWidth.Vector128: Panel<Vector128<float>, Lanes128>(p); break;
                     default: Panel<float, LanesScalar>(p); break;
+                }
+                p++;
+            }
+        }
+
+        /// <summary>Four full panels of one group (so they share x and contiguous y columns).</summary>
+        bool CanRunQuad(int p, int end)
+        {
+            int ppg = W.PanelsPerGroup, last = p + QuadPanels - 1;
+            return last < end && p / ppg == last / ppg && (last % ppg + 1) * PanelWidth <= W.OutPerGroup;
+        }
+
+        void Quad<TV, TL>(int panel) where TV : struct where TL : struct, IBf16Lanes<TV>
+        {
+            var w = W;
+            int g = panel / w.PanelsPerGroup, col0 = panel % w.PanelsPerGroup * PanelWidth, k = w.InPerGroup;
+            ushort* wp = w.Data + (long)panel * k * PanelWidth;
+            float* x = X + (long)g * k, y = Y + (long)g * w.OutPerGroup + col0;
+            fixed (float* zero = ZeroBias)
+            {
+                float* bias = Bias != null ? Bias + (long)g * w.OutPerGroup + col0 : zero;
+                for (int s = 0; s < PanelWidth / (2 * TL.Count); s++)
+                {
+                    if (Rows == 1) QuadTile<TV, TL, Rows1>(x, w.InDim, wp + s * 2 * TL.Count, k, bias, y, w.OutDim, s * TL.Count);
+                    else QuadTile<TV, TL, Rows2>(x, w.InDim, wp + s * 2 * TL.Count, k, bias, y, w.OutDim, s * TL.Count);
                 }
             }
         }
@@ -165,4 +207,51 @@ public static unsafe class MatMulBf16
         if (TR.N > 7) { y += ldy; TL.StorePlusBias(a7, bias + loCol, y + loCol); TL.StorePlusBias(b7, bias + hiCol, y + hiCol); }
     }
 
+
+    /// <summary>
+    /// TR.N (1 or 2) rows x four consecutive panels: four widening loads, one broadcast per row and eight FMAs per row
+    /// per k. Same per-element arithmetic as <see cref="Tile{TV, TL, TR}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void QuadTile<TV, TL, TR>(float* x, long ldx, ushort* w, int k, float* bias, float* y, long ldy, int loCol)
+        where TV : struct where TL : struct, IBf16Lanes<TV> where TR : struct, ITileRows
+    {
+        TV a0 = default, b0 = default, c0 = default, d0 = default, e0 = default, f0 = default, g0 = default, h0 = default;
+        TV a1 = default, b1 = default, c1 = default, d1 = default, e1 = default, f1 = default, g1 = default, h1 = default;
+        long ps = (long)k * PanelWidth;
+        float* x0 = x, x1 = x + ldx;
+        for (int i = 0; i < k; i++, w += PanelWidth)
+        {
+            TL.Widen(w, out var lo0, out var hi0);
+            TL.Widen(w + ps, out var lo1, out var hi1);
+            TL.Widen(w + 2 * ps, out var lo2, out var hi2);
+            TL.Widen(w + 3 * ps, out var lo3, out var hi3);
+            TV v = TL.Broadcast(x0[i]);
+            a0 = TL.FusedMultiplyAdd(v, lo0, a0); b0 = TL.FusedMultiplyAdd(v, hi0, b0);
+            c0 = TL.FusedMultiplyAdd(v, lo1, c0); d0 = TL.FusedMultiplyAdd(v, hi1, d0);
+            e0 = TL.FusedMultiplyAdd(v, lo2, e0); f0 = TL.FusedMultiplyAdd(v, hi2, f0);
+            g0 = TL.FusedMultiplyAdd(v, lo3, g0); h0 = TL.FusedMultiplyAdd(v, hi3, h0);
+            if (TR.N > 1)
+            {
+                v = TL.Broadcast(x1[i]);
+                a1 = TL.FusedMultiplyAdd(v, lo0, a1); b1 = TL.FusedMultiplyAdd(v, hi0, b1);
+                c1 = TL.FusedMultiplyAdd(v, lo1, c1); d1 = TL.FusedMultiplyAdd(v, hi1, d1);
+                e1 = TL.FusedMultiplyAdd(v, lo2, e1); f1 = TL.FusedMultiplyAdd(v, hi2, f1);
+                g1 = TL.FusedMultiplyAdd(v, lo3, g1); h1 = TL.FusedMultiplyAdd(v, hi3, h1);
+            }
+        }
+        StoreQuadRow<TV, TL>(a0, b0, c0, d0, e0, f0, g0, h0, bias, y, loCol);
+        if (TR.N > 1) StoreQuadRow<TV, TL>(a1, b1, c1, d1, e1, f1, g1, h1, bias, y + ldy, loCol);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreQuadRow<TV, TL>(TV a, TV b, TV c, TV d, TV e, TV f, TV g, TV h, float* bias, float* y, int loCol)
+        where TV : struct where TL : struct, IBf16Lanes<TV>
+    {
+        int hiCol = 16 + loCol;
+        TL.StorePlusBias(a, bias + loCol, y + loCol); TL.StorePlusBias(b, bias + hiCol, y + hiCol);
+        TL.StorePlusBias(c, bias + 32 + loCol, y + 32 + loCol); TL.StorePlusBias(d, bias + 32 + hiCol, y + 32 + hiCol);
+        TL.StorePlusBias(e, bias + 64 + loCol, y + 64 + loCol); TL.StorePlusBias(f, bias + 64 + hiCol, y + 64 + hiCol);
+        TL.StorePlusBias(g, bias + 96 + loCol, y + 96 + loCol); TL.StorePlusBias(h, bias + 96 + hiCol, y + 96 + hiCol);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace RecurrentGemma.Kernels.Parallel;
@@ -11,16 +12,20 @@ public interface IParallelWork
 /// <summary>
 /// A persistent pool: <c>Threads - 1</c> worker threads started once, plus the calling thread, which works too.
 /// <see cref="Run"/> hands out indices dynamically (an interlocked counter), allocates nothing, and returns when all are
-/// done. Workers spin briefly, then block, between jobs. A pool runs one job at a time: a second thread calling
-/// <see cref="Run"/> meanwhile runs its job alone on its own thread instead of waiting.
+/// done. Between jobs a worker spins on a generation counter for up to <see cref="SpinMicroseconds"/> (a decode step
+/// issues a matmul every few tens of microseconds, and waking a blocked thread costs more than that), then blocks.
+/// A pool runs one job at a time: a second thread calling <see cref="Run"/> meanwhile runs its job alone on its own
+/// thread instead of waiting.
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
+    const double SpinMicroseconds = 1000;
+
     readonly Thread[] _workers;
-    readonly ManualResetEventSlim[] _wake;
-    readonly object _runLock = new();
+    readonly object _runLock = new(), _sleepLock = new();
     IParallelWork? _work;
-    int _count, _next, _active;
+    int _count, _next, _active, _sleepers;
+    long _generation;
     Exception? _error;
     volatile bool _stopping;
 
@@ -33,12 +38,9 @@ public sealed class WorkerPool : IDisposable
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be positive (or 0 for one per processor)");
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         _workers = new Thread[Threads - 1];
-        _wake = new ManualResetEventSlim[Threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
-            int id = i;
-            _wake[i] = new ManualResetEventSlim(false, spinCount: 2000);
-            _workers[i] = new Thread(() => WorkerLoop(id)) { IsBackground = true, Name = $"rgemma-worker-{id + 1}" };
+            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"rgemma-worker-{i + 1}" };
             _workers[i].Start();
         }
     }
@@ -60,7 +62,7 @@ public sealed class WorkerPool : IDisposable
             _next = 0;
             _error = null;
             Volatile.Write(ref _active, _workers.Length);
-            foreach (var wake in _wake) wake.Set();
+            Publish();
             Drain(work);
             var spin = new SpinWait();
             while (Volatile.Read(ref _active) != 0) spin.SpinOnce(sleep1Threshold: -1);
@@ -83,13 +85,40 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    void WorkerLoop(int id)
+    /// <summary>Starts a new generation: spinning workers see it at once, blocked ones are pulsed.</summary>
+    void Publish()
     {
-        var wake = _wake[id];
+        Interlocked.Increment(ref _generation);   // full fence, paired with the one in WaitForGeneration
+        if (Volatile.Read(ref _sleepers) > 0)
+            lock (_sleepLock) Monitor.PulseAll(_sleepLock);
+    }
+
+    long WaitForGeneration(long seen)
+    {
+        long start = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _generation) == seen)
+        {
+            if (Stopwatch.GetElapsedTime(start).TotalMicroseconds < SpinMicroseconds)
+            {
+                Thread.SpinWait(16);
+                continue;
+            }
+            lock (_sleepLock)
+            {
+                Interlocked.Increment(ref _sleepers);
+                while (Volatile.Read(ref _generation) == seen) Monitor.Wait(_sleepLock);
+                Interlocked.Decrement(ref _sleepers);
+            }
+        }
+        return Volatile.Read(ref _generation);
+    }
+
+    void WorkerLoop()
+    {
+        long seen = 0;
         while (true)
         {
-            wake.Wait();
-            wake.Reset();
+            seen = WaitForGeneration(seen);
             if (_stopping) return;
             Drain(_work!);
             Interlocked.Decrement(ref _active);
@@ -102,9 +131,8 @@ public sealed class WorkerPool : IDisposable
         {
             if (_stopping) return;
             _stopping = true;
-            foreach (var wake in _wake) wake.Set();
+            Publish();
         }
         foreach (var t in _workers) t.Join();
-        foreach (var wake in _wake) wake.Dispose();
     }
 }

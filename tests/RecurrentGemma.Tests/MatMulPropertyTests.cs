@@ -11,7 +11,8 @@ namespace RecurrentGemma.Tests;
 /// The packed bf16 matmul at every width this CPU runs, with and without worker threads, against the plain scalar loop
 /// on the unpacked weights: acc = fma(x[k], w[o, k], acc) in k order, then + bias. The contract is bit-for-bit equality
 /// (so a row's result never depends on the batch around it); shapes cover 1..20 rows (every tile height and several
-/// tiles), partial panels and input widths not divisible by any vector width.
+/// tiles), one and two rows through the four-panel decode tile, partial panels and input widths not divisible by any
+/// vector width.
 /// </summary>
 public class MatMulPropertyTests
 {
@@ -64,7 +65,7 @@ public class MatMulPropertyTests
     [Property(MaxTest = 60)]
     public void Dense_matmul_equals_scalar_loop_bit_for_bit(byte rowsRaw, byte inRaw, byte outRaw, bool withBias, int seed)
     {
-        int rows = 1 + rowsRaw % 20, inDim = 1 + inRaw % 100, outDim = 1 + outRaw % 80;
+        int rows = 1 + rowsRaw % 20, inDim = 1 + inRaw % 100, outDim = 1 + outRaw;   // up to 8 panels: the 4-panel decode tile runs too
         var rng = new Random(seed);
         var x = Floats(rng, rows * inDim);
         var w = Bf16s(rng, outDim * inDim);
@@ -81,13 +82,30 @@ public class MatMulPropertyTests
     public void Block_diagonal_matmul_equals_scalar_loop_bit_for_bit(byte blocksRaw, byte widthRaw, byte rowsRaw, int seed)
     {
         // The RG-LRU gate layout: blocks stored [block, in, out].
-        int blocks = 1 + blocksRaw % 4, bw = 1 + widthRaw % 40, rows = 1 + rowsRaw % 11, dim = blocks * bw;
+        int blocks = 1 + blocksRaw % 4, rows = 1 + rowsRaw % 11;
+        int bw = widthRaw < 200 ? 1 + widthRaw % 40 : 128 + widthRaw % 9, dim = blocks * bw;   // >= 128: 4-panel tiles inside a block
         var rng = new Random(seed);
         var x = Floats(rng, rows * dim);
         var w = Bf16s(rng, blocks * bw * bw);
         var bias = Floats(rng, dim);
         using var packed = PackedBf16Matrix.Pack(w, blocks, bw, bw, groupStride: bw * bw, outStride: 1, inStride: bw);
         AllPathsEqual(x, rows, packed, bias, Reference(x, rows, w, blocks, bw, bw, bw * bw, 1, bw, bias));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 300, 67)]      // decode shapes: 9 full panels (two 4-panel tiles) + a partial one
+    [InlineData(2, 1, 256, 130)]
+    [InlineData(1, 3, 256, 256)]     // RG-LRU gate shape: 3 blocks of 256 = 8 panels each
+    [InlineData(9, 2, 160, 33)]
+    public void Decode_and_gate_shapes_equal_scalar_loop(int rows, int groups, int outPer, int inPer)
+    {
+        var rng = new Random(rows * 1000 + outPer);
+        var x = Floats(rng, rows * groups * inPer);
+        var w = Bf16s(rng, groups * outPer * inPer);
+        var bias = Floats(rng, groups * outPer);
+        using var packed = PackedBf16Matrix.Pack(w, groups, outPer, inPer, groupStride: (long)outPer * inPer, outStride: inPer, inStride: 1);
+        AllPathsEqual(x, rows, packed, bias, Reference(x, rows, w, groups, outPer, inPer, (long)outPer * inPer, inPer, 1, bias));
+        AllPathsEqual(x, rows, packed, null, Reference(x, rows, w, groups, outPer, inPer, (long)outPer * inPer, inPer, 1, null));
     }
 
     [Property(MaxTest = 30)]

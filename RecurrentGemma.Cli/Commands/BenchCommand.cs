@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Text.Json;
+using RecurrentGemma.Core.Benchmarking;
+
+namespace RecurrentGemma.Cli.Commands;
+
+/// <summary>
+/// rgemma bench (like llama-bench): prefill and decode speed of one sequence, each next to its roofline — the fraction
+/// of this machine's measured FMA peak (prefill) or memory bandwidth (decode) it reaches.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new ModelOptions();
+        var prompt = new Option<int>("--prompt") { Description = "prompt tokens to prefill (random ids)", DefaultValueFactory = _ => 512 };
+        var gen = new Option<int>("--gen") { Description = "tokens to decode greedily after the prompt", DefaultValueFactory = _ => 128 };
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of the table" };
+        var command = new Command("bench", "Measure prefill and decode throughput against this machine's bandwidth and FMA rooflines") { prompt, gen, json };
+        model.AddTo(command);
+        command.SetAction(parse =>
+        {
+            int promptTokens = parse.GetValue(prompt), genTokens = parse.GetValue(gen);
+            if (promptTokens < 1) throw new UsageException($"--prompt: {promptTokens} must be at least 1");
+            if (genTokens < 1) throw new UsageException($"--gen: {genTokens} must be at least 1");
+            bool asJson = parse.GetValue(json);
+            using var loaded = model.Open(parse);
+            var result = GenerationBenchmark.Run(loaded, promptTokens, genTokens, asJson ? null : m => stderr.WriteLine($"rgemma bench: {m}"));
+            if (asJson) WriteJson(result, stdout);
+            else WriteTable(result, stdout);
+            return 0;
+        });
+        return command;
+    }
+
+    static void WriteJson(GenerationBenchmarkResult r, TextWriter stdout)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer)) r.WriteJson(writer);
+        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    static void WriteTable(GenerationBenchmarkResult r, TextWriter o)
+    {
+        o.WriteLine($"model {r.Model}, {r.Threads} threads, {r.Simd}");
+        o.WriteLine($"machine      read bandwidth {r.BandwidthGBs:F1} GB/s, FMA peak {r.FmaGflops:F0} GFLOP/s (f32)");
+        o.WriteLine($"prefill      {r.PromptTokens,6} tokens  {r.PrefillTokensPerSecond,8:F2} tok/s  {r.PrefillRoofline,6:P1} of FMA roofline ({r.PrefillFlops / r.PromptTokens / 1e9:F2} GFLOP/token)");
+        o.WriteLine($"first token  {r.TimeToFirstTokenSeconds,8:F3} s");
+        o.WriteLine($"decode       {r.GenTokens,6} tokens  {r.DecodeTokensPerSecond,8:F2} tok/s  {r.DecodeRoofline,6:P1} of bandwidth roofline ({r.DecodeBytesPerToken / 1e9:F2} GB/token)");
+        o.WriteLine($"memory       weights {r.WeightBytes / 1e9:F2} GB, state {r.StateBytesPerSequence / 1e6:F1} MB/sequence, peak RSS {r.PeakRssBytes / 1e9:F2} GB, RSS growth during decode {r.RssGrowthDuringDecodeBytes / 1e6:F1} MB");
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RecurrentGemma.Core.Model;
+using RecurrentGemma.Core.State;
+using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.Probes;
+
+namespace RecurrentGemma.Core.Benchmarking;
+
+/// <summary>What <see cref="GenerationBenchmark.Run"/> measured, with the machine limits it measured alongside.</summary>
+public sealed record GenerationBenchmarkResult
+{
+    public required string Model { get; init; }
+    public required int Threads { get; init; }
+    public required string Simd { get; init; }
+    public required int PromptTokens { get; init; }
+    public required int GenTokens { get; init; }
+    public required double PrefillSeconds { get; init; }
+    public required double TimeToFirstTokenSeconds { get; init; }
+    public required double DecodeSeconds { get; init; }
+    public required double BandwidthGBs { get; init; }
+    public required double FmaGflops { get; init; }
+    public required long DecodeBytesPerToken { get; init; }
+    public required double PrefillFlops { get; init; }
+    public required long PeakRssBytes { get; init; }
+    /// <summary>RSS after the last decode step minus RSS after the first: constant-size state means about zero.</summary>
+    public required long RssGrowthDuringDecodeBytes { get; init; }
+    public required long StateBytesPerSequence { get; init; }
+    public required long WeightBytes { get; init; }
+
+    public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
+    public double DecodeTokensPerSecond => GenTokens / DecodeSeconds;
+    /// <summary>Fraction of the FMA roofline reached by prefill: (FLOPs / peak) / measured time.</summary>
+    public double PrefillRoofline => PrefillFlops / (FmaGflops * 1e9) / PrefillSeconds;
+    /// <summary>Fraction of the bandwidth roofline reached by decode: bytes moved per second / measured bandwidth.</summary>
+    public double DecodeRoofline => DecodeBytesPerToken * DecodeTokensPerSecond / (BandwidthGBs * 1e9);
+
+    public void WriteJson(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteString("model", Model);
+        json.WriteNumber("threads", Threads);
+        json.WriteString("simd", Simd);
+        json.WriteNumber("prompt_tokens", PromptTokens);
+        json.WriteNumber("gen_tokens", GenTokens);
+        json.WriteNumber("prefill_tok_s", Math.Round(PrefillTokensPerSecond, 3));
+        json.WriteNumber("decode_tok_s", Math.Round(DecodeTokensPerSecond, 3));
+        json.WriteNumber("ttft_s", Math.Round(TimeToFirstTokenSeconds, 4));
+        json.WriteNumber("bandwidth_gb_s", Math.Round(BandwidthGBs, 2));
+        json.WriteNumber("fma_gflop_s", Math.Round(FmaGflops, 1));
+        json.WriteNumber("prefill_roofline", Math.Round(PrefillRoofline, 4));
+        json.WriteNumber("decode_roofline", Math.Round(DecodeRoofline, 4));
+        json.WriteNumber("decode_bytes_per_token", DecodeBytesPerToken);
+        json.WriteNumber("prefill_gflop", Math.Round(PrefillFlops / 1e9, 3));
+        json.WriteNumber("peak_rss_bytes", PeakRssBytes);
+        json.WriteNumber("rss_growth_during_decode_bytes", RssGrowthDuringDecodeBytes);
+        json.WriteNumber("state_bytes_per_sequence", StateBytesPerSequence);
+        json.WriteNumber("weight_bytes", WeightBytes);
+        json.WriteEndObject();
+    }
+}
+
+/// <summary>
+/// llama-bench for one sequence: prefill a prompt of random token ids, then greedy-decode, timing both, with the
+/// machine's bandwidth and FMA peak probed before and after (the higher reading is the roofline, so the reported
+/// fraction errs low when a shared machine is noisy).
+/// </summary>
+public static class GenerationBenchmark
+{
+    public static GenerationBenchmarkResult Run(RecurrentGemmaModel model, int promptTokens, int genTokens, Action<string>? progress = null)
+    {
+        if (promptTokens < 1) throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "the prompt needs at least 1 token");
+        if (genTokens < 1) throw new ArgumentOutOfRangeException(nameof(genTokens), genTokens, "generate at least 1 token");
+        var c = model.Config;
+        progress?.Invoke("probing memory bandwidth and FMA peak");
+        double bandwidth = MachineLimits.MeasureReadBandwidth(model.Pool), fma = MachineLimits.MeasureFmaPeak(model.Pool);
+
+        var prompt = new int[promptTokens];
+        var rng = new Random(12345);
+        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(Math.Min(3, c.VocabSize - 1), c.VocabSize);
+        var pass = model.CreateForwardPass();
+        var state = model.CreateState();
+        var logits = new float[c.VocabSize];
+
+        // Warm-up on a throwaway state: JIT tiers, page tables, worker threads.
+        var warm = model.CreateState();
+        pass.Run([new BatchEntry(warm, prompt.AsMemory(0, Math.Min(8, promptTokens)))], logits);
+
+        progress?.Invoke($"prefill {promptTokens} tokens");
+        long t0 = Stopwatch.GetTimestamp();
+        pass.Run([new BatchEntry(state, prompt)], logits);
+        double prefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        int token = Reductions.ArgMax(logits);
+        double ttft = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+
+        progress?.Invoke($"decode {genTokens} tokens");
+        var next = new int[1];
+        BatchEntry[] step = [new BatchEntry(state, next)];
+        long rssFirst = 0;
+        t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < genTokens; i++)
+        {
+            next[0] = token;
+            pass.Run(step, logits);
+            token = Reductions.ArgMax(logits);
+            if (i == 0) rssFirst = ProcessMemory.CurrentRssBytes;
+        }
+        double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        long rssLast = ProcessMemory.CurrentRssBytes;
+
+        progress?.Invoke("probing again");
+        bandwidth = Math.Max(bandwidth, MachineLimits.MeasureReadBandwidth(model.Pool));
+        fma = Math.Max(fma, MachineLimits.MeasureFmaPeak(model.Pool));
+
+        return new GenerationBenchmarkResult
+        {
+            Model = model.Source,
+            Threads = model.Threads,
+            Simd = Kernels.Simd.Best.ToString(),
+            PromptTokens = promptTokens,
+            GenTokens = genTokens,
+            PrefillSeconds = prefill,
+            TimeToFirstTokenSeconds = ttft,
+            DecodeSeconds = decode,
+            BandwidthGBs = bandwidth,
+            FmaGflops = fma,
+            DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(model),
+            PrefillFlops = ModelCost.PrefillFlops(c, promptTokens),
+            PeakRssBytes = ProcessMemory.PeakRssBytes,
+            RssGrowthDuringDecodeBytes = rssLast - rssFirst,
+            StateBytesPerSequence = SequenceState.BytesFor(c),
+            WeightBytes = model.Weights.MatrixBytes,
+        };
+    }
+}
