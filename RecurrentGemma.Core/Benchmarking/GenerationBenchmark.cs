@@ -23,7 +23,7 @@ public sealed record GenerationBenchmarkResult
     public required long DecodeBytesPerToken { get; init; }
     public required double PrefillFlops { get; init; }
     public required long PeakRssBytes { get; init; }
-    /// <summary>RSS after the last decode step minus RSS after the first: constant-size state means about zero.</summary>
+    /// <summary>RSS after the last decode step minus RSS a tenth of the way in: constant-size state means about zero.</summary>
     public required long RssGrowthDuringDecodeBytes { get; init; }
     public required long StateBytesPerSequence { get; init; }
     public required long WeightBytes { get; init; }
@@ -74,6 +74,7 @@ public static class GenerationBenchmark
         var c = model.Config;
         progress?.Invoke("probing memory bandwidth and FMA peak");
         double bandwidth = MachineLimits.MeasureReadBandwidth(model.Pool), fma = MachineLimits.MeasureFmaPeak(model.Pool);
+        ProcessMemory.ResetPeak();   // the probe's buffer is freed; count only the engine
 
         var prompt = new int[promptTokens];
         var rng = new Random(12345);
@@ -97,16 +98,17 @@ public static class GenerationBenchmark
         var next = new int[1];
         BatchEntry[] step = [new BatchEntry(state, next)];
         long rssFirst = 0;
+        int settled = genTokens / 10;   // let JIT tiering and first-touch pages settle before the baseline
         t0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < genTokens; i++)
         {
             next[0] = token;
             pass.Run(step, logits);
             token = Reductions.ArgMax(logits);
-            if (i == 0) rssFirst = ProcessMemory.CurrentRssBytes;
+            if (i == settled) rssFirst = ProcessMemory.CurrentRssBytes;
         }
         double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        long rssLast = ProcessMemory.CurrentRssBytes;
+        long rssLast = ProcessMemory.CurrentRssBytes, peakRss = ProcessMemory.PeakRssBytes;
 
         progress?.Invoke("probing again");
         bandwidth = Math.Max(bandwidth, MachineLimits.MeasureReadBandwidth(model.Pool));
@@ -126,7 +128,7 @@ public static class GenerationBenchmark
             FmaGflops = fma,
             DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(model),
             PrefillFlops = ModelCost.PrefillFlops(c, promptTokens),
-            PeakRssBytes = ProcessMemory.PeakRssBytes,
+            PeakRssBytes = peakRss,
             RssGrowthDuringDecodeBytes = rssLast - rssFirst,
             StateBytesPerSequence = SequenceState.BytesFor(c),
             WeightBytes = model.Weights.MatrixBytes,

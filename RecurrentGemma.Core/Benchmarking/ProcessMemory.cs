@@ -9,6 +9,15 @@ public static class ProcessMemory
 
     public static long PeakRssBytes => ReadStatus("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
 
+    /// <summary>Restarts the peak (Linux: "5" into /proc/self/clear_refs) so a probe's scratch buffer is not counted; elsewhere a no-op.</summary>
+    public static void ResetPeak()
+    {
+        const string path = "/proc/self/clear_refs";
+        if (!OperatingSystem.IsLinux() || !File.Exists(path)) return;
+        try { File.WriteAllText(path, "5"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // best effort: the peak then includes the probe
+    }
+
     static long? ReadStatus(string key)
     {
         const string path = "/proc/self/status";

@@ -38,8 +38,8 @@ internal static class AttentionBlock
             var ks = k.Slice(p.RowStart * headDim, p.Rows * headDim);
             var vs = v.Slice(p.RowStart * headDim, p.Rows * headDim);
             float[] ringK = s.RingKeys[layer]!, ringV = s.RingValues[layer]!;
-            SlidingWindowAttention.Forward(qs, ks, vs, ringK, ringV, p.Rows, s.Position, window, heads, headDim, buf.Scores,
-                attended.Slice(p.RowStart * qWidth, p.Rows * qWidth));
+            SlidingWindowAttention.Forward(qs, ks, vs, ringK, ringV, p.Rows, s.Position, window, heads, headDim,
+                attended.Slice(p.RowStart * qWidth, p.Rows * qWidth), pool);
             SlidingWindowAttention.AppendToRing(ks, vs, p.Rows, s.Position, window, headDim, ringK, ringV);
         }
 

@@ -15,7 +15,7 @@ internal sealed class ForwardBuffers
     public readonly float[] BlockOut;
     /// <summary>Wide intermediates [rows, max(E, M, nh*hd)].</summary>
     public readonly float[] A, B, C, D, E;
-    public readonly float[] Scores, Cos, Sin;
+    public readonly float[] Cos, Sin;
     public readonly float[] InverseFrequencies;
 
     public ForwardBuffers(ModelConfig c, int maxRows)
@@ -31,7 +31,6 @@ internal sealed class ForwardBuffers
         C = new float[maxRows * wide];
         D = new float[maxRows * wide];
         E = new float[maxRows * wide];
-        Scores = new float[SlidingWindowAttention.ScoresLength(c.NumHeads, c.AttentionWindow)];
         InverseFrequencies = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
         Cos = new float[InverseFrequencies.Length];
         Sin = new float[InverseFrequencies.Length];

@@ -61,8 +61,8 @@ public sealed class RecurrentGemmaModel : IDisposable
         {
             "2b" => ModelConfig.RecurrentGemma2B,
             "9b" => ModelConfig.RecurrentGemma9B,
-            "" => throw new ModelConfigException($"model spec '{spec}': expected random:2b, random:9b or random:<path to config.json>"),
-            _ => ModelConfigJson.Load(shape),
+            _ when File.Exists(shape) => ModelConfigJson.Load(shape),
+            _ => throw new ModelConfigException($"model spec '{spec}': expected random:2b, random:9b or random:<path to an existing config.json>"),
         };
         var pool = new WorkerPool(threads);
         try

@@ -1,6 +1,7 @@
 using FsCheck.Xunit;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Tests.Support;
+using RecurrentGemma.Kernels;
 using Xunit;
 
 namespace RecurrentGemma.Tests;
@@ -188,22 +189,27 @@ public class ForwardConsistencyTests
     }
 
     [Fact]
-    public void Decode_steps_allocate_nothing()
+    public void Twenty_thousand_decode_steps_allocate_nothing_and_the_state_stays_constant()
     {
+        // Far past the attention window (5): memory must not grow with the sequence.
         var model = Models[0].Value;
         var state = model.CreateState();
+        long stateBytes = state.SizeInBytes;
         var pass = model.CreateForwardPass();
         var logits = new float[model.Config.VocabSize];
         var token = new int[1];
         var batch = new[] { new BatchEntry(state, token) };
         pass.Run(batch, logits);                            // warm up (JIT, first-use paths)
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        for (int i = 0; i < 20_000; i++)
         {
-            token[0] = i % model.Config.VocabSize;
+            token[0] = Reductions.ArgMax(logits);
             pass.Run(batch, logits);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(20_001, state.Position);
+        Assert.Equal(stateBytes, state.SizeInBytes);
+        Assert.All(logits, v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using RecurrentGemma.Cli;
+using RecurrentGemma.Core.Model;
+using RecurrentGemma.Core.State;
+using RecurrentGemma.Tests.Support;
+using Xunit;
+
+namespace RecurrentGemma.Tests;
+
+/// <summary>rgemma bench on a small synthetic model: the JSON fields the issue names, consistent with the model; bad flags refused.</summary>
+public class CliBenchTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    static string SmallConfig()
+    {
+        string dir = TestData.NewTempDirectory();
+        new RandomModelSpec(Hidden: 64, LruWidth: 64, Heads: 2, MlpWidth: 96, Layers: 3, Pattern: ["recurrent", "recurrent", "attention"], Window: 8, Vocab: 300).WriteConfig(dir);
+        return Path.Combine(dir, "config.json");
+    }
+
+    [Fact]
+    public void Bench_json_reports_every_field_for_a_synthetic_model()
+    {
+        string config = SmallConfig();
+        var (code, stdout, stderr) = Run("bench", "--model", "random:" + config, "--prompt", "12", "--gen", "5", "--threads", "2", "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var r = doc.RootElement;
+        Assert.Equal("random:" + config, r.GetProperty("model").GetString());
+        Assert.Equal(2, r.GetProperty("threads").GetInt32());
+        Assert.Equal(12, r.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(5, r.GetProperty("gen_tokens").GetInt32());
+        foreach (var positive in new[] { "prefill_tok_s", "decode_tok_s", "ttft_s", "bandwidth_gb_s", "fma_gflop_s", "prefill_roofline", "decode_roofline", "peak_rss_bytes" })
+            Assert.True(r.GetProperty(positive).GetDouble() > 0, positive);
+        using var model = RecurrentGemmaModel.Open("random:" + config, 1);
+        Assert.Equal(SequenceState.BytesFor(model.Config), r.GetProperty("state_bytes_per_sequence").GetInt64());
+        Assert.Equal(model.Weights.MatrixBytes, r.GetProperty("weight_bytes").GetInt64());
+    }
+
+    [Fact]
+    public void Bench_table_names_both_rooflines()
+    {
+        var (code, stdout, stderr) = Run("bench", "--model", "random:" + SmallConfig(), "--prompt", "4", "--gen", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("of FMA roofline", stdout);
+        Assert.Contains("of bandwidth roofline", stdout);
+    }
+
+    [Theory]
+    [InlineData("--prompt", "0", "--prompt: 0 must be at least 1")]
+    [InlineData("--gen", "-3", "--gen: -3 must be at least 1")]
+    [InlineData("--threads", "-1", "--threads: -1 must be positive")]
+    public void Bad_bench_flags_are_usage_errors(string flag, string value, string message)
+    {
+        var (code, _, stderr) = Run("bench", "--model", "random:" + SmallConfig(), flag, value);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("random:")]
+    [InlineData("random:3b")]
+    [InlineData("random:/nonexistent/config.json")]
+    public void Unknown_synthetic_specs_are_refused(string spec)
+    {
+        var (code, _, stderr) = Run("bench", "--model", spec);
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains("expected random:2b, random:9b or random:<path to an existing config.json>", stderr);
+    }
+}
