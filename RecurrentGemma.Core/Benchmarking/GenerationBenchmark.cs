@@ -126,7 +126,7 @@ public static class GenerationBenchmark
             DecodeSeconds = decode,
             BandwidthGBs = bandwidth,
             FmaGflops = fma,
-            DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(model),
+            DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(c),
             PrefillFlops = ModelCost.PrefillFlops(c, promptTokens),
             PeakRssBytes = peakRss,
             RssGrowthDuringDecodeBytes = rssLast - rssFirst,

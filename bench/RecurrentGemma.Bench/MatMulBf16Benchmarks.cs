@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Running;
 using RecurrentGemma.Kernels;
 using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Parallel;
@@ -7,11 +8,11 @@ namespace RecurrentGemma.Bench;
 
 /// <summary>
 /// Packed bf16 x f32 matmul at the 2B MLP gate shape (7680 x 2560). Weights cycle through enough copies to exceed the
-/// caches, so decode-style GEMV (1 row) measures memory bandwidth, not cache bandwidth. GB/s = weight bytes / time;
-/// GFLOP/s = 2 * rows * out * in / time (bench/RESULTS.md turns the means into these).
+/// caches, so decode-style GEMV (1 row) measures memory bandwidth, not cache bandwidth.
 /// </summary>
 [MemoryDiagnoser]
-public class MatMulBf16Benchmarks
+[Config(typeof(ThroughputConfig))]
+public class MatMulBf16Benchmarks : IThroughputWorkload
 {
     const int Out = 7680, In = 2560, Copies = 8;   // 8 x 39 MB: far past any L3
     PackedBf16Matrix[] _weights = [];
@@ -55,4 +56,6 @@ public class MatMulBf16Benchmarks
         MatMulBf16.Multiply(_x, Rows, _weights[_next], default, _y, _pool);
         _next = (_next + 1) % Copies;
     }
+
+    public (double Bytes, double Flops) Work(BenchmarkCase b) => (2.0 * Out * In, 2.0 * b.Int(nameof(Rows)) * Out * In);
 }
