@@ -15,7 +15,7 @@ internal static class MlpBlock
         var up = buf.B.AsSpan(0, n);
         MatMulBf16.Multiply(u, rows, w.Gate, w.GateBias, gate, pool);
         MatMulBf16.Multiply(u, rows, w.Up, w.UpBias, up, pool);
-        Elementwise.Map(new GeluTanhMultiplyOperator(), gate, up, gate);
+        Elementwise.Map(new GeluTanhMultiplyOperator(), gate, up, gate, pool);
         MatMulBf16.Multiply(gate, rows, w.Down, w.DownBias, output, pool);
     }
 }

@@ -71,29 +71,32 @@ public static unsafe class MachineLimits
             Sink += s;   // racy on purpose: only has to stop the JIT dropping the loads
         }
 
+        /// <summary>Sums four equal parts of the range at once: four sequential streams per thread, like the GEMV's four
+        /// panels (one stream alone leaves bandwidth unused on this machine).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         static float Sum(float* p, long n)
         {
-            long i = 0;
+            long part = n / 4 / 64 * 64;
+            float* p0 = p, p1 = p + part, p2 = p + 2 * part, p3 = p + 3 * part;
             if (Vector512.IsHardwareAccelerated)
             {
                 Vector512<float> a = default, b = default, c = default, d = default;
-                for (; i + 64 <= n; i += 64)
+                for (long i = 0; i < part; i += 32)
                 {
-                    a += Vector512.Load(p + i);
-                    b += Vector512.Load(p + i + 16);
-                    c += Vector512.Load(p + i + 32);
-                    d += Vector512.Load(p + i + 48);
+                    a += Vector512.Load(p0 + i) + Vector512.Load(p0 + i + 16);
+                    b += Vector512.Load(p1 + i) + Vector512.Load(p1 + i + 16);
+                    c += Vector512.Load(p2 + i) + Vector512.Load(p2 + i + 16);
+                    d += Vector512.Load(p3 + i) + Vector512.Load(p3 + i + 16);
                 }
                 return Vector512.Sum(a + b + c + d);
             }
             Vector256<float> a2 = default, b2 = default, c2 = default, d2 = default;
-            for (; i + 32 <= n; i += 32)
+            for (long i = 0; i < part; i += 16)
             {
-                a2 += Vector256.Load(p + i);
-                b2 += Vector256.Load(p + i + 8);
-                c2 += Vector256.Load(p + i + 16);
-                d2 += Vector256.Load(p + i + 24);
+                a2 += Vector256.Load(p0 + i) + Vector256.Load(p0 + i + 8);
+                b2 += Vector256.Load(p1 + i) + Vector256.Load(p1 + i + 8);
+                c2 += Vector256.Load(p2 + i) + Vector256.Load(p2 + i + 8);
+                d2 += Vector256.Load(p3 + i) + Vector256.Load(p3 + i + 8);
             }
             return Vector256.Sum(a2 + b2 + c2 + d2);
         }
