@@ -10,7 +10,7 @@ namespace RecurrentGemma.Kernels;
 /// depends on its index or on the span's length, which is what makes a sequence's logits bit-identical whether it runs
 /// alone or batched with others. In-place use (x and y the same span) is allowed.
 /// </summary>
-public static partial class Elementwise
+public static class Elementwise
 {
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y) where TOp : struct, IUnaryOperator =>
         Map(op, x, y, Simd.Best);

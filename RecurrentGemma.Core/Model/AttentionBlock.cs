@@ -14,15 +14,21 @@ internal static class AttentionBlock
     public static void Forward(int layer, AttentionWeights w, int window, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
         int rows, ForwardBuffers buf, WorkerPool? pool, Span<float> output)
     {
-        int headDim = w.Key.OutDim, qWidth = w.Query.OutDim, heads = qWidth / headDim;
+        int qWidth = w.Output.InDim, headDim = (w.QueryKeyValue.OutDim - qWidth) / 2, heads = qWidth / headDim, fused = qWidth + 2 * headDim;
         var q = buf.A.AsSpan(0, rows * qWidth);
         var k = buf.B.AsSpan(0, rows * headDim);
         var v = buf.C.AsSpan(0, rows * headDim);
         var attended = buf.D.AsSpan(0, rows * qWidth);
 
-        MatMulBf16.Multiply(u, rows, w.Query, default, q, pool);
-        MatMulBf16.Multiply(u, rows, w.Key, default, k, pool);
-        MatMulBf16.Multiply(u, rows, w.Value, default, v, pool);
+        var qkv = buf.Fused.AsSpan(0, rows * fused);
+        MatMulBf16.Multiply(u, rows, w.QueryKeyValue, default, qkv, pool);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = qkv.Slice(r * fused, fused);
+            row[..qWidth].CopyTo(q.Slice(r * qWidth, qWidth));
+            row.Slice(qWidth, headDim).CopyTo(k.Slice(r * headDim, headDim));
+            row.Slice(qWidth + headDim, headDim).CopyTo(v.Slice(r * headDim, headDim));
+        }
 
         foreach (ref readonly var p in pieces)
         {

@@ -9,7 +9,7 @@ namespace RecurrentGemma.Core.Model;
 
 /// <summary>
 /// Tensors from a memory-mapped checkpoint, checked by name and shape. BF16 matrices are packed straight from the
-/// mapping; F32/F16 ones are rounded to bf16 (round-to-nearest-even) into a temporary buffer first.
+/// mapping (in parallel on the pool); F32/F16 ones are rounded to bf16 (round-to-nearest-even) on the way.
 /// </summary>
 internal sealed unsafe class CheckpointWeightSource(Checkpoint.Checkpoint checkpoint) : IWeightSource
 {
@@ -17,8 +17,29 @@ internal sealed unsafe class CheckpointWeightSource(Checkpoint.Checkpoint checkp
 
     public bool Contains(string name) => checkpoint.Contains(name);
 
-    public PackedBf16Matrix Dense(string name, int outDim, int inDim, WorkerPool? pool) =>
-        Pack(name, [outDim, inDim], bits => PackedBf16Matrix.Pack(bits, outDim, inDim));
+    public PackedBf16Matrix Dense(string[] names, int[] outDims, int inDim, WorkerPool? pool)
+    {
+        var parts = new (SafetensorsTensor Tensor, nint Data, int FirstRow)[names.Length];
+        int total = 0;
+        for (int i = 0; i < names.Length; i++)
+        {
+            var (file, tensor) = Find(names[i], [outDims[i], inDim]);
+            if (tensor.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F32 or SafetensorsDType.F16)) throw UnsupportedDType(tensor);
+            parts[i] = (tensor, (nint)file.DataPointer(tensor), total);
+            total += outDims[i];
+        }
+        return PackedBf16Matrix.Create(total, inDim, (o, row) =>
+        {
+            int part = parts.Length - 1;
+            while (parts[part].FirstRow > o) part--;
+            var (tensor, data, firstRow) = parts[part];
+            long start = (long)(o - firstRow) * inDim;
+            if (tensor.DType == SafetensorsDType.BF16)
+                new ReadOnlySpan<ushort>((ushort*)data + start, inDim).CopyTo(row);
+            else
+                for (int k = 0; k < inDim; k++) row[k] = Bf16.FromFloat(ReadElement(tensor, (byte*)data, start + k));
+        }, pool);
+    }
 
     public PackedBf16Matrix BlockDiagonal(string name, int blocks, int width) =>
         Pack(name, [blocks, width, width], bits => PackedBf16Matrix.Pack(bits, blocks, width, width,

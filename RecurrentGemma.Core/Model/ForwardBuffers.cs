@@ -15,6 +15,8 @@ internal sealed class ForwardBuffers
     public readonly float[] BlockOut;
     /// <summary>Wide intermediates [rows, max(E, M, nh*hd)].</summary>
     public readonly float[] A, B, C, D, E;
+    /// <summary>Output of a stacked matmul [rows, max(2M, 2E, nh*hd + 2*hd)] before it is split.</summary>
+    public readonly float[] Fused;
     public readonly float[] Cos, Sin;
     public readonly float[] InverseFrequencies;
 
@@ -31,6 +33,7 @@ internal sealed class ForwardBuffers
         C = new float[maxRows * wide];
         D = new float[maxRows * wide];
         E = new float[maxRows * wide];
+        Fused = new float[maxRows * Math.Max(2 * Math.Max(c.LruWidth, c.MlpWidth), c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim)];
         InverseFrequencies = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
         Cos = new float[InverseFrequencies.Length];
         Sin = new float[InverseFrequencies.Length];

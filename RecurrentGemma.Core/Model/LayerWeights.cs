@@ -3,13 +3,12 @@ using RecurrentGemma.Kernels.MatMul;
 
 namespace RecurrentGemma.Core.Model;
 
-/// <summary>Gated MLP: down(gelu(gate(u)) * up(u)).</summary>
+/// <summary>Gated MLP: down(gelu(gate(u)) * up(u)). Gate and up read the same input, so they are one stacked matrix.</summary>
 public sealed class MlpWeights
 {
-    public required PackedBf16Matrix Gate { get; init; }
-    public required float[] GateBias { get; init; }
-    public required PackedBf16Matrix Up { get; init; }
-    public required float[] UpBias { get; init; }
+    /// <summary>[2M, H]: gate_proj rows, then up_proj rows.</summary>
+    public required PackedBf16Matrix GateUp { get; init; }
+    public required float[] GateUpBias { get; init; }
     public required PackedBf16Matrix Down { get; init; }
     public required float[] DownBias { get; init; }
 }
@@ -17,10 +16,9 @@ public sealed class MlpWeights
 /// <summary>Griffin recurrent block: linear_y / linear_x, causal conv, RG-LRU, linear_out.</summary>
 public sealed class RecurrentWeights
 {
-    public required PackedBf16Matrix LinearX { get; init; }
-    public required float[] LinearXBias { get; init; }
-    public required PackedBf16Matrix LinearY { get; init; }
-    public required float[] LinearYBias { get; init; }
+    /// <summary>[2E, H]: linear_y rows, then linear_x rows (both read the block input).</summary>
+    public required PackedBf16Matrix LinearYX { get; init; }
+    public required float[] LinearYXBias { get; init; }
     public required PackedBf16Matrix LinearOut { get; init; }
     public required float[] LinearOutBias { get; init; }
     /// <summary>Conv taps, tap-major [Wc, E] (repacked from HF's [E, 1, Wc] so the kernel runs over channels).</summary>
@@ -38,9 +36,8 @@ public sealed class RecurrentWeights
 /// <summary>Local multi-query attention: q has nh heads, k and v one shared head; o_proj has a bias.</summary>
 public sealed class AttentionWeights
 {
-    public required PackedBf16Matrix Query { get; init; }
-    public required PackedBf16Matrix Key { get; init; }
-    public required PackedBf16Matrix Value { get; init; }
+    /// <summary>[nh*hd + 2*hd, H]: q_proj, k_proj and v_proj rows stacked (no biases).</summary>
+    public required PackedBf16Matrix QueryKeyValue { get; init; }
     public required PackedBf16Matrix Output { get; init; }
     public required float[] OutputBias { get; init; }
 }

@@ -5,17 +5,20 @@ using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
 
-/// <summary>out = down(gelu_tanh(gate(u)) * up(u)).</summary>
+/// <summary>out = down(gelu_tanh(gate(u)) * up(u)); gate and up come from one stacked matmul.</summary>
 internal static class MlpBlock
 {
     public static void Forward(MlpWeights w, ReadOnlySpan<float> u, int rows, ForwardBuffers buf, WorkerPool? pool, Span<float> output)
     {
-        int m = w.Gate.OutDim, n = rows * m;
-        var gate = buf.A.AsSpan(0, n);
-        var up = buf.B.AsSpan(0, n);
-        MatMulBf16.Multiply(u, rows, w.Gate, w.GateBias, gate, pool);
-        MatMulBf16.Multiply(u, rows, w.Up, w.UpBias, up, pool);
-        Elementwise.Map(new GeluTanhMultiplyOperator(), gate, up, gate, pool);
-        MatMulBf16.Multiply(gate, rows, w.Down, w.DownBias, output, pool);
+        int m = w.Down.InDim;
+        var gateUp = buf.Fused.AsSpan(0, rows * 2 * m);
+        var hidden = buf.A.AsSpan(0, rows * m);
+        MatMulBf16.Multiply(u, rows, w.GateUp, w.GateUpBias, gateUp, pool);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = gateUp.Slice(r * 2 * m, 2 * m);
+            Elementwise.Map(new GeluTanhMultiplyOperator(), row[..m], row[m..], hidden.Slice(r * m, m));
+        }
+        MatMulBf16.Multiply(hidden, rows, w.Down, w.DownBias, output, pool);
     }
 }

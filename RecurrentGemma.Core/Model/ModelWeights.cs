@@ -94,10 +94,8 @@ public sealed class ModelWeights : IDisposable
                 Attention = type == BlockType.Attention ? Attention(p + "temporal_block.") : null,
                 Mlp = new MlpWeights
                 {
-                    Gate = Dense(p + "mlp_block.gate_proj.weight", m, h),
-                    GateBias = source.Floats(p + "mlp_block.gate_proj.bias", [m]),
-                    Up = Dense(p + "mlp_block.up_proj.weight", m, h),
-                    UpBias = source.Floats(p + "mlp_block.up_proj.bias", [m]),
+                    GateUp = Dense([p + "mlp_block.gate_proj.weight", p + "mlp_block.up_proj.weight"], [m, m], h),
+                    GateUpBias = [.. source.Floats(p + "mlp_block.gate_proj.bias", [m]), .. source.Floats(p + "mlp_block.up_proj.bias", [m])],
                     Down = Dense(p + "mlp_block.down_proj.weight", h, m),
                     DownBias = source.Floats(p + "mlp_block.down_proj.bias", [h]),
                 },
@@ -115,10 +113,8 @@ public sealed class ModelWeights : IDisposable
             RgLru.Decay(source.Floats(p + "rg_lru.recurrent_param", [e]), decay);
             return new RecurrentWeights
             {
-                LinearX = Dense(p + "linear_x.weight", e, h),
-                LinearXBias = source.Floats(p + "linear_x.bias", [e]),
-                LinearY = Dense(p + "linear_y.weight", e, h),
-                LinearYBias = source.Floats(p + "linear_y.bias", [e]),
+                LinearYX = Dense([p + "linear_y.weight", p + "linear_x.weight"], [e, e], h),
+                LinearYXBias = [.. source.Floats(p + "linear_y.bias", [e]), .. source.Floats(p + "linear_x.bias", [e])],
                 LinearOut = Dense(p + "linear_out.weight", h, e),
                 LinearOutBias = source.Floats(p + "linear_out.bias", [h]),
                 ConvWeight = convTapMajor,
@@ -136,9 +132,7 @@ public sealed class ModelWeights : IDisposable
             int h = c.HiddenSize, q = c.NumHeads * c.HeadDim, kv = c.NumKvHeads * c.HeadDim;
             return new AttentionWeights
             {
-                Query = Dense(p + "q_proj.weight", q, h),
-                Key = Dense(p + "k_proj.weight", kv, h),
-                Value = Dense(p + "v_proj.weight", kv, h),
+                QueryKeyValue = Dense([p + "q_proj.weight", p + "k_proj.weight", p + "v_proj.weight"], [q, kv, kv], h),
                 Output = Dense(p + "o_proj.weight", h, q),
                 OutputBias = source.Floats(p + "o_proj.bias", [h]),
             };
@@ -151,7 +145,9 @@ public sealed class ModelWeights : IDisposable
             return w;
         }
 
-        PackedBf16Matrix Dense(string name, int rows, int cols) => Keep(source.Dense(name, rows, cols, pool));
+        PackedBf16Matrix Dense(string name, int rows, int cols) => Dense([name], [rows], cols);
+
+        PackedBf16Matrix Dense(string[] names, int[] rows, int cols) => Keep(source.Dense(names, rows, cols, pool));
 
         PackedBf16Matrix Keep(PackedBf16Matrix m)
         {

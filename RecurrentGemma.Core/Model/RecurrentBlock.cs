@@ -15,16 +15,21 @@ internal static class RecurrentBlock
     public static void Forward(int layer, RecurrentWeights w, ReadOnlySpan<float> u, ReadOnlySpan<PassPiece> pieces, ReadOnlySpan<BatchEntry> batch,
         int rows, ForwardBuffers buf, WorkerPool? pool, Span<float> output)
     {
-        int e = w.LinearX.OutDim, n = rows * e;
+        int e = w.LinearOut.InDim, n = rows * e;
         var y = buf.A.AsSpan(0, n);
         var x = buf.B.AsSpan(0, n);
         var conv = buf.C.AsSpan(0, n);
         var gateX = buf.D.AsSpan(0, n);
         var gateA = buf.E.AsSpan(0, n);
 
-        MatMulBf16.Multiply(u, rows, w.LinearY, w.LinearYBias, y, pool);
-        Elementwise.Map(new GeluTanhOperator(), y, y);
-        MatMulBf16.Multiply(u, rows, w.LinearX, w.LinearXBias, x, pool);
+        var yx = buf.Fused.AsSpan(0, 2 * n);
+        MatMulBf16.Multiply(u, rows, w.LinearYX, w.LinearYXBias, yx, pool);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = yx.Slice(r * 2 * e, 2 * e);
+            Elementwise.Map(new GeluTanhOperator(), row[..e], y.Slice(r * e, e));
+            row[e..].CopyTo(x.Slice(r * e, e));
+        }
 
         foreach (ref readonly var p in pieces)
         {

@@ -16,14 +16,18 @@ internal sealed class SyntheticWeightSource(ulong seed) : IWeightSource
 
     public bool Contains(string name) => name != "lm_head.weight";
 
-    public PackedBf16Matrix Dense(string name, int outDim, int inDim, WorkerPool? pool)
+    public PackedBf16Matrix Dense(string[] names, int[] outDims, int inDim, WorkerPool? pool)
     {
-        ulong stream = Stream(name);
+        var streams = Array.ConvertAll(names, Stream);
         float halfWidth = MathF.Sqrt(3f / inDim);
-        return PackedBf16Matrix.Create(outDim, inDim, (o, row) =>
+        int total = 0;
+        foreach (int d in outDims) total += d;
+        return PackedBf16Matrix.Create(total, inDim, (o, row) =>
         {
+            int part = 0;
+            while (o >= outDims[part]) o -= outDims[part++];
             long first = (long)o * row.Length;
-            for (int k = 0; k < row.Length; k++) row[k] = Bf16.FromFloat(halfWidth * Uniform(stream, first + k));
+            for (int k = 0; k < row.Length; k++) row[k] = Bf16.FromFloat(halfWidth * Uniform(streams[part], first + k));
         }, pool);
     }
 

@@ -75,20 +75,6 @@ public class KernelPropertyTests
         }
     }
 
-    [Property(MaxTest = 10)]
-    public void Parallel_map_equals_the_single_threaded_map(ushort extra, int seed)
-    {
-        int n = 64 * 1024 + extra;   // at least two chunks, and a ragged last one
-        var rng = new Random(seed);
-        var a = Floats(rng, n, 6);
-        var b = Floats(rng, n, 2);
-        var alone = new float[n];
-        Elementwise.Map(new GeluTanhMultiplyOperator(), a, b, alone);
-        var split = new float[n];
-        Elementwise.Map(new GeluTanhMultiplyOperator(), a, b, split, Pool3);
-        Assert.Equal(alone, split);
-    }
-
     [Property(MaxTest = 40)]
     public void Rms_norm_matches_reference(byte rowsRaw, byte dimRaw, int seed)
     {
