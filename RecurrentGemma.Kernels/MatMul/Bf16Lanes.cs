@@ -4,8 +4,8 @@ using System.Runtime.Intrinsics;
 namespace RecurrentGemma.Kernels.MatMul;
 
 /// <summary>
-/// The vector operations the matmul tile needs, one struct per width, so one generic tile body serves Vector512,
-/// Vector256 and Vector128 (the JIT specialises it per struct and inlines these).
+/// The vector operations the matmul tile (and the FMA-peak probe) need, one struct per width, so one generic body
+/// serves Vector512, Vector256 and Vector128 (the JIT specialises it per struct and inlines these).
 /// </summary>
 internal unsafe interface IBf16Lanes<TV> where TV : struct
 {
@@ -16,6 +16,8 @@ internal unsafe interface IBf16Lanes<TV> where TV : struct
     static abstract TV Broadcast(float value);
     static abstract TV FusedMultiplyAdd(TV a, TV b, TV addend);
     static abstract void StorePlusBias(TV acc, float* bias, float* destination);
+    static abstract float Sum(TV v);
+    static abstract TV Load(float* source);
 }
 
 internal unsafe struct Lanes512 : IBf16Lanes<Vector512<float>>
@@ -38,6 +40,12 @@ internal unsafe struct Lanes512 : IBf16Lanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePlusBias(Vector512<float> acc, float* bias, float* destination) => (acc + Vector512.Load(bias)).Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* source) => Vector512.Load(source);
 }
 
 internal unsafe struct Lanes256 : IBf16Lanes<Vector256<float>>
@@ -60,6 +68,12 @@ internal unsafe struct Lanes256 : IBf16Lanes<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePlusBias(Vector256<float> acc, float* bias, float* destination) => (acc + Vector256.Load(bias)).Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* source) => Vector256.Load(source);
 }
 
 internal unsafe struct Lanes128 : IBf16Lanes<Vector128<float>>
@@ -82,6 +96,12 @@ internal unsafe struct Lanes128 : IBf16Lanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePlusBias(Vector128<float> acc, float* bias, float* destination) => (acc + Vector128.Load(bias)).Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector128<float> v) => Vector128.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(float* source) => Vector128.Load(source);
 }
 
 /// <summary>One lane: the portable path, and the arithmetic every vector path reproduces exactly.</summary>
@@ -104,6 +124,12 @@ internal unsafe struct LanesScalar : IBf16Lanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StorePlusBias(float acc, float* bias, float* destination) => *destination = acc + *bias;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(float v) => v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(float* source) => *source;
 }
 
 /// <summary>A compile-time row count for the tile (1..8), so the JIT drops the unused accumulators.</summary>

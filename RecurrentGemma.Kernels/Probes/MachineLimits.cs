@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Memory;
 using RecurrentGemma.Kernels.Parallel;
 
@@ -73,32 +74,24 @@ public static unsafe class MachineLimits
 
         /// <summary>Sums four equal parts of the range at once: four sequential streams per thread, like the GEMV's four
         /// panels (one stream alone leaves bandwidth unused on this machine).</summary>
+        static float Sum(float* p, long n) => Vector512.IsHardwareAccelerated ? Sum<Vector512<float>, Lanes512>(p, n)
+            : Vector256.IsHardwareAccelerated ? Sum<Vector256<float>, Lanes256>(p, n)
+            : Sum<Vector128<float>, Lanes128>(p, n);
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static float Sum(float* p, long n)
+        static float Sum<TV, TL>(float* p, long n) where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             long part = n / 4 / 64 * 64;
             float* p0 = p, p1 = p + part, p2 = p + 2 * part, p3 = p + 3 * part;
-            if (Vector512.IsHardwareAccelerated)
+            TV one = TL.Broadcast(1f), a = default, b = default, c = default, d = default;
+            for (long i = 0; i < part; i += TL.Count)
             {
-                Vector512<float> a = default, b = default, c = default, d = default;
-                for (long i = 0; i < part; i += 32)
-                {
-                    a += Vector512.Load(p0 + i) + Vector512.Load(p0 + i + 16);
-                    b += Vector512.Load(p1 + i) + Vector512.Load(p1 + i + 16);
-                    c += Vector512.Load(p2 + i) + Vector512.Load(p2 + i + 16);
-                    d += Vector512.Load(p3 + i) + Vector512.Load(p3 + i + 16);
-                }
-                return Vector512.Sum(a + b + c + d);
+                a = TL.FusedMultiplyAdd(TL.Load(p0 + i), one, a);
+                b = TL.FusedMultiplyAdd(TL.Load(p1 + i), one, b);
+                c = TL.FusedMultiplyAdd(TL.Load(p2 + i), one, c);
+                d = TL.FusedMultiplyAdd(TL.Load(p3 + i), one, d);
             }
-            Vector256<float> a2 = default, b2 = default, c2 = default, d2 = default;
-            for (long i = 0; i < part; i += 16)
-            {
-                a2 += Vector256.Load(p0 + i) + Vector256.Load(p0 + i + 8);
-                b2 += Vector256.Load(p1 + i) + Vector256.Load(p1 + i + 8);
-                c2 += Vector256.Load(p2 + i) + Vector256.Load(p2 + i + 8);
-                d2 += Vector256.Load(p3 + i) + Vector256.Load(p3 + i + 8);
-            }
-            return Vector256.Sum(a2 + b2 + c2 + d2);
+            return TL.Sum(a) + TL.Sum(b) + TL.Sum(c) + TL.Sum(d);
         }
     }
 
@@ -110,63 +103,27 @@ public static unsafe class MachineLimits
 
         public void Execute(int index) => Sink += Simd.Best switch
         {
-            SimdWidth.Vector512 => Run512(Iterations),
-            SimdWidth.Vector256 => Run256(Iterations),
-            _ => Run128(Iterations),
+            SimdWidth.Vector512 => Run<Vector512<float>, Lanes512>(Iterations),
+            SimdWidth.Vector256 => Run<Vector256<float>, Lanes256>(Iterations),
+            _ => Run<Vector128<float>, Lanes128>(Iterations),
         };
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static float Run512(long n)
+        static float Run<TV, TL>(long n) where TV : struct where TL : struct, IBf16Lanes<TV>
         {
-            var m = Vector512.Create(0.999999f);
-            var c = Vector512.Create(1e-7f);
-            Vector512<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
+            TV m = TL.Broadcast(0.999999f), c = TL.Broadcast(1e-7f);
+            TV a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
             for (long i = 0; i < n; i++)
             {
-                a0 = Vector512.FusedMultiplyAdd(a0, m, c); a1 = Vector512.FusedMultiplyAdd(a1, m, c);
-                a2 = Vector512.FusedMultiplyAdd(a2, m, c); a3 = Vector512.FusedMultiplyAdd(a3, m, c);
-                a4 = Vector512.FusedMultiplyAdd(a4, m, c); a5 = Vector512.FusedMultiplyAdd(a5, m, c);
-                a6 = Vector512.FusedMultiplyAdd(a6, m, c); a7 = Vector512.FusedMultiplyAdd(a7, m, c);
-                a8 = Vector512.FusedMultiplyAdd(a8, m, c); a9 = Vector512.FusedMultiplyAdd(a9, m, c);
-                a10 = Vector512.FusedMultiplyAdd(a10, m, c); a11 = Vector512.FusedMultiplyAdd(a11, m, c);
+                a0 = TL.FusedMultiplyAdd(a0, m, c); a1 = TL.FusedMultiplyAdd(a1, m, c);
+                a2 = TL.FusedMultiplyAdd(a2, m, c); a3 = TL.FusedMultiplyAdd(a3, m, c);
+                a4 = TL.FusedMultiplyAdd(a4, m, c); a5 = TL.FusedMultiplyAdd(a5, m, c);
+                a6 = TL.FusedMultiplyAdd(a6, m, c); a7 = TL.FusedMultiplyAdd(a7, m, c);
+                a8 = TL.FusedMultiplyAdd(a8, m, c); a9 = TL.FusedMultiplyAdd(a9, m, c);
+                a10 = TL.FusedMultiplyAdd(a10, m, c); a11 = TL.FusedMultiplyAdd(a11, m, c);
             }
-            return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static float Run256(long n)
-        {
-            var m = Vector256.Create(0.999999f);
-            var c = Vector256.Create(1e-7f);
-            Vector256<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
-            for (long i = 0; i < n; i++)
-            {
-                a0 = Vector256.FusedMultiplyAdd(a0, m, c); a1 = Vector256.FusedMultiplyAdd(a1, m, c);
-                a2 = Vector256.FusedMultiplyAdd(a2, m, c); a3 = Vector256.FusedMultiplyAdd(a3, m, c);
-                a4 = Vector256.FusedMultiplyAdd(a4, m, c); a5 = Vector256.FusedMultiplyAdd(a5, m, c);
-                a6 = Vector256.FusedMultiplyAdd(a6, m, c); a7 = Vector256.FusedMultiplyAdd(a7, m, c);
-                a8 = Vector256.FusedMultiplyAdd(a8, m, c); a9 = Vector256.FusedMultiplyAdd(a9, m, c);
-                a10 = Vector256.FusedMultiplyAdd(a10, m, c); a11 = Vector256.FusedMultiplyAdd(a11, m, c);
-            }
-            return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static float Run128(long n)
-        {
-            var m = Vector128.Create(0.999999f);
-            var c = Vector128.Create(1e-7f);
-            Vector128<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m, a10 = m, a11 = m;
-            for (long i = 0; i < n; i++)
-            {
-                a0 = Vector128.FusedMultiplyAdd(a0, m, c); a1 = Vector128.FusedMultiplyAdd(a1, m, c);
-                a2 = Vector128.FusedMultiplyAdd(a2, m, c); a3 = Vector128.FusedMultiplyAdd(a3, m, c);
-                a4 = Vector128.FusedMultiplyAdd(a4, m, c); a5 = Vector128.FusedMultiplyAdd(a5, m, c);
-                a6 = Vector128.FusedMultiplyAdd(a6, m, c); a7 = Vector128.FusedMultiplyAdd(a7, m, c);
-                a8 = Vector128.FusedMultiplyAdd(a8, m, c); a9 = Vector128.FusedMultiplyAdd(a9, m, c);
-                a10 = Vector128.FusedMultiplyAdd(a10, m, c); a11 = Vector128.FusedMultiplyAdd(a11, m, c);
-            }
-            return Vector128.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+            return TL.Sum(a0) + TL.Sum(a1) + TL.Sum(a2) + TL.Sum(a3) + TL.Sum(a4) + TL.Sum(a5)
+                + TL.Sum(a6) + TL.Sum(a7) + TL.Sum(a8) + TL.Sum(a9) + TL.Sum(a10) + TL.Sum(a11);
         }
     }
 }

@@ -10,13 +10,7 @@ namespace RecurrentGemma.Tests;
 /// <summary>rgemma bench on a small synthetic model: the JSON fields the issue names, consistent with the model; bad flags refused.</summary>
 public class CliBenchTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     static string SmallConfig()
     {

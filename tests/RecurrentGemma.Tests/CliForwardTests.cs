@@ -7,13 +7,7 @@ namespace RecurrentGemma.Tests;
 /// <summary>rgemma forward: reproduces every golden case; every bad input gives one line on stderr and a documented exit code.</summary>
 public class CliForwardTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Theory]
     [InlineData("tiny-a")]
