@@ -46,7 +46,7 @@ internal static class RecurrentBlock
         {
             SequenceState s = batch[p.Entry].State;
             var range = new Range(p.RowStart * e, (p.RowStart + p.Rows) * e);
-            RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows);
+            RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows, pool);
         }
 
         MatMulBf16.Multiply(gated, rows, w.LinearOut, w.LinearOutBias, output, pool);

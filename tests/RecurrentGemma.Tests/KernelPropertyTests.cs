@@ -133,9 +133,32 @@ public class KernelPropertyTests
         {
             var h = (float[])h0.Clone();
             var output = new float[rows * e];
-            RgLru.Scan(x, gx, ga, decay, y, h, reset, output, rows, w);
+            RgLru.Scan(x, gx, ga, decay, y, h, reset, output, rows, null, w);
             Close(expected, output, 2e-5, $"scan {w}");
             Close(hRef, h, 2e-5, $"scan state {w}");
+        }
+    }
+
+    [Property(MaxTest = 8)]
+    public void Rg_lru_scan_split_over_channel_blocks_equals_one_pass(byte extra, byte rowsRaw, int seed)
+    {
+        int e = 512 + extra, rows = 16 + rowsRaw % 9;   // several 256-channel blocks and a ragged last one
+        var rng = new Random(seed);
+        var x = Floats(rng, rows * e, 2);
+        var gx = Floats(rng, rows * e, 3);
+        var ga = Floats(rng, rows * e, 3);
+        var y = Floats(rng, rows * e);
+        var decay = new float[e];
+        RgLru.Decay(Floats(rng, e, 3), decay);
+        var h0 = Floats(rng, e);
+        foreach (var w in Simd.Supported)
+        {
+            var (hAlone, hSplit) = ((float[])h0.Clone(), (float[])h0.Clone());
+            var (alone, split) = (new float[rows * e], new float[rows * e]);
+            RgLru.Scan(x, gx, ga, decay, y, hAlone, false, alone, rows, null, w);
+            RgLru.Scan(x, gx, ga, decay, y, hSplit, false, split, rows, Pool3, w);
+            Assert.Equal(alone, split);
+            Assert.Equal(hAlone, hSplit);
         }
     }
 
