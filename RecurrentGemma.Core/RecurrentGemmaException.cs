@@ -8,3 +8,6 @@ public sealed class ModelConfigException(string message, Exception? inner = null
 
 /// <summary>A safetensors file or checkpoint directory is malformed, truncated, or does not match the config. The message names the file and tensor.</summary>
 public sealed class CheckpointException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);
+
+/// <summary>tokenizer.model is missing or malformed, does not fit the model, or text cannot be tokenized. The message names the file.</summary>
+public sealed class TokenizerException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);
