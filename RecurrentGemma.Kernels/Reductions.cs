@@ -147,4 +147,47 @@ public static class Reductions
         }
         for (; i < n; i++) y[(int)i] += a * x[(int)i];
     }
+
+    /// <summary>Sum of the elements that are >= threshold (top-p's "mass kept by this cut").</summary>
+    public static float SumAtLeast(ReadOnlySpan<float> x, float threshold, SimdWidth width)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        nuint n = (nuint)x.Length, i = 0;
+        float sum = 0;
+        if (width == SimdWidth.Vector512 && n >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            var t = Vector512.Create(threshold);
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref xr, i);
+                acc += Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(v, t), v, Vector512<float>.Zero);
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (width >= SimdWidth.Vector256 && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            var t = Vector256.Create(threshold);
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xr, i);
+                acc += Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(v, t), v, Vector256<float>.Zero);
+            }
+            sum = Vector256.Sum(acc);
+        }
+        else if (width >= SimdWidth.Vector128 && n >= 4)
+        {
+            var acc = Vector128<float>.Zero;
+            var t = Vector128.Create(threshold);
+            for (; i + 4 <= n; i += 4)
+            {
+                var v = Vector128.LoadUnsafe(ref xr, i);
+                acc += Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(v, t), v, Vector128<float>.Zero);
+            }
+            sum = Vector128.Sum(acc);
+        }
+        for (; i < n; i++) if (x[(int)i] >= threshold) sum += x[(int)i];
+        return sum;
+    }
 }

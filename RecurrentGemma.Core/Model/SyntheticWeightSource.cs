@@ -60,16 +60,10 @@ internal sealed class SyntheticWeightSource(ulong seed) : IWeightSource
     {
         ulong h = 14695981039346656037UL;   // FNV-1a: stable across processes, unlike string.GetHashCode
         foreach (char ch in name) h = (h ^ ch) * 1099511628211UL;
-        return h ^ seed * 0x9E3779B97F4A7C15UL;
+        return h ^ seed * SplitMix64.Golden;
     }
 
     /// <summary>SplitMix64 of (stream, index) mapped to [-1, 1).</summary>
-    static float Uniform(ulong stream, long index)
-    {
-        ulong z = stream + (ulong)index * 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        z ^= z >> 31;
-        return (z >> 40) * (2f / (1 << 24)) - 1f;
-    }
+    static float Uniform(ulong stream, long index) =>
+        (SplitMix64.Mix(stream + (ulong)index * SplitMix64.Golden) >> 40) * (2f / (1 << 24)) - 1f;
 }

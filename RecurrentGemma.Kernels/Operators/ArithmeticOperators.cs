@@ -37,3 +37,13 @@ public readonly struct ScaleOperator(float scale) : IUnaryOperator
     public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Create(_s);
     public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Create(_s);
 }
+
+/// <summary>x where x >= threshold, else <c>replacement</c>: cuts a distribution (0) or a logit vector (-inf) at a threshold.</summary>
+public readonly struct KeepAtLeastOperator(float threshold, float replacement) : IUnaryOperator
+{
+    readonly float _t = threshold, _r = replacement;
+    public float Invoke(float x) => x >= _t ? x : _r;
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128.Create(_t)), x, Vector128.Create(_r));
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256.Create(_t)), x, Vector256.Create(_r));
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512.Create(_t)), x, Vector512.Create(_r));
+}

@@ -53,6 +53,8 @@ public class KernelPropertyTests
             Close(Array.ConvertAll(x, v => 5 * Math.Tanh(v / 5.0)), y, 2e-6, $"softcap {w}");
             Elementwise.Map(new GeluTanhMultiplyOperator(), x, b, y, w);
             Close(Enumerable.Range(0, n).Select(i => ReferenceKernels.Gelu(x[i]) * b[i]).ToArray(), y, 2e-6, $"gelu*up {w}");
+            Elementwise.Map(new KeepAtLeastOperator(0.5f, -1f), x, y, w);
+            Close(Array.ConvertAll(x, v => v >= 0.5f ? (double)v : -1.0), y, 0, $"keep-at-least {w}");
             var inPlace = (float[])x.Clone();
             Elementwise.Map(new ScaleOperator(3f), inPlace, inPlace, w);
             Close(Array.ConvertAll(x, v => 3.0 * v), inPlace, 1e-7, $"scale in place {w}");
