@@ -7,12 +7,15 @@ namespace RecurrentGemma.Cli;
 /// <summary>rgemma's entry point: parses, dispatches, and turns every user error into one line on stderr plus an exit code.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, TextReader.Null, stdout, stderr);
+
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("rgemma: RecurrentGemma (Griffin) inference on the CPU, in pure .NET")
         {
             ForwardCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
+            GenerateCommand.Create(stdin, stdout, stderr),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

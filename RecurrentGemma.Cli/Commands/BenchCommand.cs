@@ -12,7 +12,7 @@ public static class BenchCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(demoDefault: false);
         var prompt = new Option<int>("--prompt") { Description = "prompt tokens to prefill (random ids)", DefaultValueFactory = _ => 512 };
         var gen = new Option<int>("--gen") { Description = "tokens to decode greedily after the prompt", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of the table" };

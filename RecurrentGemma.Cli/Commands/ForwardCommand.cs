@@ -14,7 +14,7 @@ public static class ForwardCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(demoDefault: false);
         var ids = new Option<string>("--ids") { Description = "prompt token ids, comma-separated (e.g. 2,651,1234)", Required = true };
         var generate = new Option<int>("--generate") { Description = "greedy decode steps after the prefill", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "output .safetensors file (written atomically)", Required = true };

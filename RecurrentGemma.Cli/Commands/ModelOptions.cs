@@ -1,15 +1,20 @@
 using System.CommandLine;
+using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Model;
 
 namespace RecurrentGemma.Cli.Commands;
 
-/// <summary>The --model and --threads options every model command shares, and opening the model they name.</summary>
+/// <summary>The --model, --tokenizer and --threads options every model command shares, and opening what they name.</summary>
 public sealed class ModelOptions
 {
-    public Option<string> Model { get; } = new("--model")
+    /// <summary>The built-in demo model's folder, beside the executable.</summary>
+    public static string DemoModelDirectory => Path.Combine(AppContext.BaseDirectory, "demo");
+
+    public Option<string?> Model { get; }
+
+    public Option<string?> Tokenizer { get; } = new("--tokenizer")
     {
-        Description = "Hugging Face checkpoint directory (config.json + *.safetensors), or random:2b | random:9b | random:<config.json> for synthetic weights",
-        Required = true,
+        Description = "tokenizer.model (default: the one in the model directory)",
     };
 
     public Option<int> Threads { get; } = new("--threads")
@@ -18,16 +23,45 @@ public sealed class ModelOptions
         DefaultValueFactory = _ => 0,
     };
 
-    public void AddTo(Command command)
+    readonly bool _demoDefault;
+
+    /// <param name="demoDefault">Whether a missing --model means the built-in demo model (text commands) or is an error.</param>
+    public ModelOptions(bool demoDefault)
+    {
+        _demoDefault = demoDefault;
+        Model = new Option<string?>("--model")
+        {
+            Description = "Hugging Face checkpoint directory (config.json + *.safetensors), or random:2b | random:9b | random:<config.json> for synthetic weights"
+                + (demoDefault ? " (default: the built-in demo model)" : ""),
+            Required = !demoDefault,
+        };
+    }
+
+    public void AddTo(Command command, bool withTokenizer = false)
     {
         command.Options.Add(Model);
+        if (withTokenizer) command.Options.Add(Tokenizer);
         command.Options.Add(Threads);
     }
 
-    public RecurrentGemmaModel Open(ParseResult parse)
+    int ThreadCount(ParseResult parse)
     {
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UsageException($"--threads: {threads} must be positive (or 0 for one per processor)");
-        return RecurrentGemmaModel.Open(parse.GetValue(Model)!, threads);
+        return threads;
     }
+
+    string ModelSpec(ParseResult parse, TextWriter? stderr)
+    {
+        if (parse.GetValue(Model) is { } spec) return spec;
+        if (!_demoDefault) throw new UsageException("--model is required");
+        stderr?.WriteLine("rgemma: no --model given: using the built-in demo model (griffin-shakespeare, a 5M-parameter toy trained on Shakespeare). "
+            + "For a real model: --model <directory with config.json, model*.safetensors and tokenizer.model>");
+        return DemoModelDirectory;
+    }
+
+    public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(ModelSpec(parse, null), ThreadCount(parse));
+
+    public TextGenerator OpenGenerator(ParseResult parse, TextWriter stderr) =>
+        TextGenerator.Open(ModelSpec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse));
 }

@@ -1,0 +1,13 @@
+namespace RecurrentGemma.Core.Generation;
+
+/// <summary>One generated token: its id, and the text it completes (empty while a multi-byte character is incomplete; null without a tokenizer).</summary>
+public readonly record struct GeneratedToken(int Id, string? Text);
+
+public enum StopReason { MaxTokens, EndOfSequence, EndOfTurn, StopString, Cancelled }
+
+/// <summary>What one generation call did, and how fast.</summary>
+public sealed record GenerationUsage(int PromptTokens, int GeneratedTokens, double PrefillSeconds, double DecodeSeconds, StopReason StopReason)
+{
+    public double PrefillTokensPerSecond => PrefillSeconds > 0 ? PromptTokens / PrefillSeconds : 0;
+    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? GeneratedTokens / DecodeSeconds : 0;
+}

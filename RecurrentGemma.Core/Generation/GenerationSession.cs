@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using RecurrentGemma.Core.Model;
+using RecurrentGemma.Core.Sampling;
+using RecurrentGemma.Core.State;
+
+namespace RecurrentGemma.Core.Generation;
+
+/// <summary>
+/// One conversation: its constant-size state, the token history (for penalties), and the last logits. Each call
+/// continues where the previous one stopped, so a new chat turn only prefills its new tokens. Not thread-safe; many
+/// sessions may share one <see cref="TextGenerator"/>.
+/// </summary>
+public sealed class GenerationSession
+{
+    /// <summary>Id of the final item <see cref="GenerateAsync(int[], SamplingParameters, CancellationToken)"/> yields when text was held back to the end.</summary>
+    public const int NoToken = -1;
+
+    readonly TextGenerator _generator;
+    readonly ForwardPass _pass;
+    readonly SequenceState _state;
+    readonly List<int> _history = [];
+    readonly float[] _logits;
+    readonly int[] _one = new int[1];
+    readonly BatchEntry[] _step;
+    bool _hasLogits;
+
+    internal GenerationSession(TextGenerator generator, int maxRowsPerPass)
+    {
+        _generator = generator;
+        _pass = generator.Model.CreateForwardPass(maxRowsPerPass);
+        _state = generator.Model.CreateState();
+        _logits = new float[generator.Model.Config.VocabSize];
+        _step = [new BatchEntry(_state, _one)];
+    }
+
+    public IReadOnlyList<int> History => _history;
+    public int Position => _state.Position;
+    public GenerationUsage? LastUsage { get; private set; }
+
+    public void Reset()
+    {
+        _state.Reset();
+        _history.Clear();
+        _hasLogits = false;
+    }
+
+    /// <summary>Feeds tokens without generating (a prompt, a chat turn), in chunks so cancellation is prompt.</summary>
+    public void Append(ReadOnlySpan<int> ids, CancellationToken cancellation = default)
+    {
+        if (ids.IsEmpty) return;
+        int vocab = _generator.Model.Config.VocabSize;
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)vocab) throw new RecurrentGemmaException($"token id {ids[i]} at index {i} is outside the vocabulary [0, {vocab})");
+        var chunk = ids.ToArray();
+        for (int start = 0; start < chunk.Length; start += _pass.MaxRowsPerPass)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int n = Math.Min(_pass.MaxRowsPerPass, chunk.Length - start);
+            _pass.Run([new BatchEntry(_state, chunk.AsMemory(start, n))], _logits);
+        }
+        _history.AddRange(chunk);
+        _hasLogits = true;
+    }
+
+    /// <summary>Encodes the text (with &lt;bos&gt; at the start of a conversation) and generates; see the ids overload.</summary>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, SamplingParameters parameters, CancellationToken cancellation = default) =>
+        GenerateAsync(_generator.RequireTokenizer().Encode(prompt, addBos: Position == 0), parameters, cancellation);
+
+    /// <summary>
+    /// Feeds the prompt ids, then samples up to MaxTokens tokens, stopping at &lt;eos&gt;, &lt;end_of_turn&gt; or a stop string
+    /// (none of which is emitted or fed). Each item is a token and the text it completes; a last item with id
+    /// <see cref="NoToken"/> carries text held back to the end. <see cref="LastUsage"/> has the counts and speeds.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingParameters parameters,
+        [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        parameters.Validate();
+        if (promptIds.Length > _generator.MaxPromptTokens)
+            throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
+        if (promptIds.Length == 0 && !_hasLogits) throw new RecurrentGemmaException("the prompt is empty and there is nothing to continue from");
+        await Task.Yield();
+
+        var tokenizer = _generator.Tokenizer;
+        if (parameters.StopStrings.Count > 0 && tokenizer is null) throw new RecurrentGemmaException("stop strings need a tokenizer");
+        long t0 = Stopwatch.GetTimestamp();
+        Append(promptIds, cancellation);
+        double prefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+
+        var sampler = new Sampler(parameters, _logits.Length);
+        var text = tokenizer?.CreateStreamingDecoder();
+        var stops = new StopStringMatcher(parameters.StopStrings);
+        int eos = _generator.Model.Config.EosTokenId, endOfTurn = tokenizer?.EndOfTurnId ?? -1, generated = 0;
+        var reason = StopReason.MaxTokens;
+        t0 = Stopwatch.GetTimestamp();
+        while (generated < parameters.MaxTokens)
+        {
+            if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+            int id = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history));
+            if (id == eos) { reason = StopReason.EndOfSequence; break; }
+            if (id == endOfTurn) { reason = StopReason.EndOfTurn; break; }
+            string? piece = text is null ? null : stops.Push(text.Append(id));
+            _one[0] = id;
+            _pass.Run(_step, _logits);
+            _history.Add(id);
+            generated++;
+            yield return new GeneratedToken(id, piece);
+            if (stops.Stopped) { reason = StopReason.StopString; break; }
+        }
+        double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        LastUsage = new GenerationUsage(promptIds.Length, generated, prefill, decode, reason);
+        if (text is not null)
+        {
+            string rest = stops.Push(text.Flush()) + stops.Flush();
+            if (rest.Length > 0) yield return new GeneratedToken(NoToken, rest);
+        }
+    }
+
+    /// <summary>The same stream as text pieces only (what a chat UI prints).</summary>
+    public async IAsyncEnumerable<string> GenerateTextAsync(string prompt, SamplingParameters parameters,
+        [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        await foreach (var token in GenerateAsync(prompt, parameters, cancellation))
+            if (!string.IsNullOrEmpty(token.Text)) yield return token.Text;
+    }
+}

@@ -1,0 +1,52 @@
+using RecurrentGemma.Core.Model;
+using RecurrentGemma.Core.Tokenizer;
+
+namespace RecurrentGemma.Core.Generation;
+
+/// <summary>
+/// The public entry point: a loaded model and (optionally) its tokenizer. Load once, share across threads, and create
+/// a <see cref="GenerationSession"/> per conversation. Without a tokenizer, sessions work on token ids only.
+/// </summary>
+public sealed class TextGenerator : IDisposable
+{
+    public RecurrentGemmaModel Model { get; }
+    public GemmaTokenizer? Tokenizer { get; }
+    /// <summary>Prompts longer than this many tokens are refused (the state is constant-size; this bounds a request's time).</summary>
+    public int MaxPromptTokens { get; set; } = 65536;
+
+    public TextGenerator(RecurrentGemmaModel model, GemmaTokenizer? tokenizer)
+    {
+        if (tokenizer is not null && tokenizer.VocabularySize != model.Config.VocabSize)
+            throw new TokenizerException($"{tokenizer.Path} has {tokenizer.VocabularySize} pieces but the model's vocabulary has {model.Config.VocabSize}: they do not belong together");
+        Model = model;
+        Tokenizer = tokenizer;
+    }
+
+    /// <summary>
+    /// Opens a model spec (directory or random:...) with the tokenizer at <paramref name="tokenizerPath"/>, or else the
+    /// model directory's tokenizer.model when there is one.
+    /// </summary>
+    public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0)
+    {
+        GemmaTokenizer? tokenizer = tokenizerPath is not null ? GemmaTokenizer.Load(tokenizerPath)
+            : File.Exists(Path.Combine(modelSpec, GemmaTokenizer.FileName)) ? GemmaTokenizer.Load(modelSpec)
+            : null;
+        var model = RecurrentGemmaModel.Open(modelSpec, threads);
+        try
+        {
+            return new TextGenerator(model, tokenizer);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public GenerationSession CreateSession(int maxRowsPerPass = 64) => new(this, maxRowsPerPass);
+
+    public GemmaTokenizer RequireTokenizer() =>
+        Tokenizer ?? throw new TokenizerException($"{Model.Source} has no {GemmaTokenizer.FileName}; give one with --tokenizer, or pass token ids");
+
+    public void Dispose() => Model.Dispose();
+}

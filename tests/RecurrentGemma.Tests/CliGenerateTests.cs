@@ -1,0 +1,92 @@
+using System.Text.Json;
+using RecurrentGemma.Cli;
+using RecurrentGemma.Tests.Support;
+using Xunit;
+
+namespace RecurrentGemma.Tests;
+
+/// <summary>rgemma generate end to end: the demo model's golden text, the real 256000-piece tokenizer on a synthetic model, and bad input.</summary>
+public class CliGenerateTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
+
+    [Fact]
+    public void Default_demo_model_prints_the_golden_continuation_of_ROMEO()
+    {
+        var golden = JsonDocument.Parse(File.ReadAllText(TestData.DataFile("demo/golden.json"))).RootElement;
+        var (code, stdout, stderr) = Run("generate", "ROMEO:", "--max-tokens", "64");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(golden.GetProperty("prompt_plus_generated_text").GetString() + Environment.NewLine, stdout);
+        Assert.Contains("built-in demo model", stderr);
+        Assert.Contains("64 generated", stderr);
+    }
+
+    [Fact]
+    public void Sampling_flags_and_seed_give_reproducible_text()
+    {
+        string[] args = ["generate", "JULIET:", "--temperature", "0.8", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.02", "--repeat-penalty", "1.1", "--seed", "5", "--max-tokens", "40"];
+        var a = Run(args);
+        var b = Run(args);
+        Assert.True(a.Code == 0, a.Err);
+        Assert.Equal(a.Out, b.Out);
+        Assert.StartsWith("JULIET:", a.Out);
+        Assert.NotEqual(a.Out, Run([.. args[..^5], "--seed", "6", "--max-tokens", "40"]).Out);
+    }
+
+    [Fact]
+    public void Full_vocabulary_synthetic_model_runs_through_the_real_tokenizer()
+    {
+        string dir = TestData.NewTempDirectory();
+        new RandomModelSpec(Hidden: 32, LruWidth: 32, Heads: 2, MlpWidth: 48, Layers: 3, Vocab: 256000).WriteConfig(dir);
+        var (code, stdout, stderr) = Run("generate", "Hello world", "--model", "random:" + Path.Combine(dir, "config.json"),
+            "--tokenizer", TestData.DataFile("tokenizer/tokenizer.model"), "--max-tokens", "8", "--temperature", "1", "--seed", "1");
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("Hello world", stdout);
+        Assert.Matches(@"2 prompt tokens|3 prompt tokens", stderr);   // <bos> Hello ▁world
+    }
+
+    [Fact]
+    public void Prompt_from_stdin()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(["generate", "-", "--max-tokens", "5"], new StringReader("ROMEO:"), stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        Assert.StartsWith("ROMEO:\nO, thou", stdout.ToString());
+    }
+
+    public static TheoryData<string[], int, string> BadInputs() => new()
+    {
+        { ["generate", "x", "--model", "/nonexistent/model"], ExitCodes.Failure, "does not exist" },
+        { ["generate", "x", "--model", "GOLDEN"], ExitCodes.Failure, "has no tokenizer.model" },
+        { ["generate", "x", "--temperature", "-1"], ExitCodes.Usage, "--temperature: -1 must be 0 (greedy) or a positive number" },
+        { ["generate", "x", "--top-p", "0"], ExitCodes.Usage, "--top-p: 0 must be in (0, 1]" },
+        { ["generate", "x", "--min-p", "1"], ExitCodes.Usage, "--min-p: 1 must be in [0, 1)" },
+        { ["generate", "x", "--max-tokens", "-2"], ExitCodes.Usage, "--max-tokens: -2 must be 0 or more" },
+        { ["generate", "x", "--top-k", "abc"], ExitCodes.Usage, "abc" },
+        { ["generate", "x", "--stop", ""], ExitCodes.Usage, "--stop: a stop string must not be empty" },
+        { ["generate", "ROMEO: ROMEO: ROMEO:", "--max-prompt-tokens", "4"], ExitCodes.Usage, "--max-prompt-tokens is 4" },
+        { ["generate"], ExitCodes.Usage, "prompt" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void Bad_input_is_one_line_and_an_exit_code(string[] args, int expectedCode, string message)
+    {
+        args = Array.ConvertAll(args, a => a == "GOLDEN" ? TestData.Golden("tiny-a") : a);
+        var (code, _, stderr) = Run(args);
+        Assert.Equal(expectedCode, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("rgemma: error"));
+    }
+
+    [Fact]
+    public void Invalid_utf8_on_stdin_is_refused()
+    {
+        var stdin = new StreamReader(new MemoryStream([0x52, 0xFF, 0x4F]), new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), false);
+        var stderr = new StringWriter();
+        int code = CliApp.Run(["generate", "-"], stdin, new StringWriter(), stderr);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("standard input is not valid UTF-8", stderr.ToString());
+    }
+}
