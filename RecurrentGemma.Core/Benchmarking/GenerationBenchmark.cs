@@ -45,7 +45,7 @@ public sealed record GenerationBenchmarkResult
         json.WriteNumber("gen_tokens", GenTokens);
         json.WriteNumber("prefill_tok_s", Math.Round(PrefillTokensPerSecond, 3));
         json.WriteNumber("decode_tok_s", Math.Round(DecodeTokensPerSecond, 3));
-        json.WriteNumber("ttft_s", Math.Round(TimeToFirstTokenSeconds, 4));
+        json.WriteNumber("ttft_s", Math.Round(TimeToFirstTokenSeconds, 6));
         json.WriteNumber("bandwidth_gb_s", Math.Round(BandwidthGBs, 2));
         json.WriteNumber("fma_gflop_s", Math.Round(FmaGflops, 1));
         json.WriteNumber("prefill_roofline", Math.Round(PrefillRoofline, 4));

@@ -199,7 +199,11 @@ public class ForwardConsistencyTests
         var logits = new float[model.Config.VocabSize];
         var token = new int[1];
         var batch = new[] { new BatchEntry(state, token) };
-        pass.Run(batch, logits);                            // warm up (JIT, first-use paths)
+        for (int i = 0; i < 100; i++)   // warm up past tiered JIT's promotion, which can allocate on the calling thread
+        {
+            pass.Run(batch, logits);
+            if (i == 50) Thread.Sleep(300);
+        }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20_000; i++)
         {
@@ -207,7 +211,7 @@ public class ForwardConsistencyTests
             pass.Run(batch, logits);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(20_001, state.Position);
+        Assert.Equal(20_100, state.Position);
         Assert.Equal(stateBytes, state.SizeInBytes);
         Assert.All(logits, v => Assert.True(float.IsFinite(v)));
     }

@@ -108,8 +108,12 @@ public class SamplerTests
         var sampler = new Sampler(new SamplingParameters { Temperature = 0.8f, TopK = 40, TopP = 0.95f, MinP = 0.01f, RepetitionPenalty = 1.1f, Seed = 7 }, logits.Length);
         var scratch = new float[logits.Length];
         int[] history = [1, 2, 3, 500, 255999];
-        logits.CopyTo(scratch, 0);
-        sampler.Sample(scratch, history);
+        for (int i = 0; i < 60; i++)   // past tiered JIT's promotion, which can allocate on the calling thread
+        {
+            logits.CopyTo(scratch, 0);
+            sampler.Sample(scratch, history);
+            if (i == 30) Thread.Sleep(300);
+        }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++)
         {
@@ -139,6 +143,6 @@ public class SamplerTests
         var x = RandomLogits(new Random(seed), lengthRaw % 70);
         float t = x.Length > 0 ? x[0] : 0f;
         double expected = x.Where(v => v >= t).Sum(v => (double)v);
-        foreach (var w in Simd.Supported) Assert.Equal(expected, Reductions.SumAtLeast(x, t, w), 4);
+        foreach (var w in Simd.Supported) Assert.True(Math.Abs(expected - Reductions.SumAtLeast(x, t, w)) <= 1e-5 * (1 + Math.Abs(expected)), $"{w}");
     }
 }
