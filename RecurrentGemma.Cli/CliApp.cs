@@ -16,6 +16,11 @@ public static class CliApp
             ForwardCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
             GenerateCommand.Create(stdin, stdout, stderr),
+            ChatCommand.Create(stdin, stdout, stderr),
+            InfoCommand.Create(stdout, stderr),
+            PerplexityCommand.Create(stdout, stderr),
+            TokenizeCommands.Tokenize(stdin, stdout),
+            TokenizeCommands.Detokenize(stdin, stdout),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

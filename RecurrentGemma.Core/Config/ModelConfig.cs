@@ -51,6 +51,24 @@ public sealed record ModelConfig
     /// <summary>The input embedding multiplier: sqrt(H) rounded to bfloat16 first, as the reference does (50.5 for H = 2560).</summary>
     public float EmbeddingScale => EmbeddingsScaleBySqrtDim ? Kernels.Bf16.Round(MathF.Sqrt(HiddenSize)) : 1f;
 
+    /// <summary>Parameters in the checkpoint (embedding counted once when tied).</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long h = HiddenSize, e = LruWidth, m = MlpWidth, q = NumHeads * HeadDim, kv = NumKvHeads * HeadDim, bw = LruBlockWidth;
+            long n = (long)VocabSize * h * (TieWordEmbeddings ? 1 : 2) + h;
+            for (int l = 0; l < NumLayers; l++)
+            {
+                n += 2 * h + 3 * m * h + 2 * m + h;
+                n += LayerType(l) == BlockType.Recurrent
+                    ? 2 * (e * h + e) + (h * e + h) + (e * ConvWidth + e) + e + 2 * (NumHeads * bw * bw + e)
+                    : q * h + 2 * kv * h + h * q + h;
+            }
+            return n;
+        }
+    }
+
     /// <summary>Throws <see cref="ModelConfigException"/> naming the first inconsistent key.</summary>
     public ModelConfig Validate()
     {

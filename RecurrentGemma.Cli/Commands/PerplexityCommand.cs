@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RecurrentGemma.Core.Generation;
+
+namespace RecurrentGemma.Cli.Commands;
+
+/// <summary>rgemma perplexity (like llama-perplexity): mean NLL per token and perplexity of a text file.</summary>
+public static class PerplexityCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new ModelOptions(demoDefault: true);
+        var file = new Option<string>("--file") { Description = "UTF-8 text file to score", Required = true };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "score at most this many tokens (0 = all)", DefaultValueFactory = _ => 0 };
+        var chunk = new Option<int>("--chunk") { Description = "tokens per forward pass (the result does not depend on it)", DefaultValueFactory = _ => 64 };
+        var json = new Option<bool>("--json") { Description = "print {\"mean_nll\", \"perplexity\", \"tokens\"}" };
+        var command = new Command("perplexity", "Score a text: <bos> + its tokens, mean negative log-likelihood per token and perplexity") { file, maxTokens, chunk, json };
+        model.AddTo(command, withTokenizer: true);
+        command.SetAction((parse, cancellation) =>
+        {
+            string path = parse.GetValue(file)!;
+            int limit = parse.GetValue(maxTokens), chunkSize = parse.GetValue(chunk);
+            if (limit < 0) throw new UsageException($"--max-tokens: {limit} must be 0 (all) or more");
+            if (chunkSize < 1) throw new UsageException($"--chunk: {chunkSize} must be at least 1");
+            if (!File.Exists(path)) throw new UsageException($"--file: {path} does not exist");
+            string text;
+            try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }
+            catch (DecoderFallbackException) { throw new UsageException($"--file: {path} is not valid UTF-8"); }
+            using var generator = model.OpenGenerator(parse, stderr);
+            var tokenizer = generator.RequireTokenizer();
+            int[] ids = tokenizer.Encode(text, addBos: true);
+            if (limit > 0 && ids.Length > limit + 1) ids = ids[..(limit + 1)];
+            var r = Perplexity.Evaluate(generator.Model, ids, chunkSize, cancellation);
+            var inv = CultureInfo.InvariantCulture;
+            if (parse.GetValue(json))
+            {
+                using var buffer = new MemoryStream();
+                using (var w = new Utf8JsonWriter(buffer))
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("mean_nll", r.MeanNll);
+                    w.WriteNumber("perplexity", r.Perplexity);
+                    w.WriteNumber("tokens", r.Tokens);
+                    w.WriteEndObject();
+                }
+                stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+            }
+            else
+            {
+                stdout.WriteLine($"tokens       {r.Tokens} scored (after <bos>)");
+                stdout.WriteLine($"mean NLL     {r.MeanNll.ToString("F6", inv)} nats/token");
+                stdout.WriteLine($"perplexity   {r.Perplexity.ToString("F4", inv)}");
+            }
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}
