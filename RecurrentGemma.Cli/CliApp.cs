@@ -9,16 +9,18 @@ public static class CliApp
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, TextReader.Null, stdout, stderr);
 
-    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    /// <param name="stderrIsTerminal">Whether progress bars may be drawn on stderr.</param>
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, bool stderrIsTerminal = false)
     {
+        var progress = new ProgressBar(stderr, stderrIsTerminal);
         var root = new RootCommand("rgemma: RecurrentGemma (Griffin) inference on the CPU, in pure .NET")
         {
             ForwardCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
-            GenerateCommand.Create(stdin, stdout, stderr),
-            ChatCommand.Create(stdin, stdout, stderr),
-            InfoCommand.Create(stdout, stderr),
-            PerplexityCommand.Create(stdout, stderr),
+            GenerateCommand.Create(stdin, stdout, stderr, progress),
+            ChatCommand.Create(stdin, stdout, stderr, progress),
+            InfoCommand.Create(stdout, stderr, progress),
+            PerplexityCommand.Create(stdout, stderr, progress),
             TokenizeCommands.Tokenize(stdin, stdout),
             TokenizeCommands.Detokenize(stdin, stdout),
         };

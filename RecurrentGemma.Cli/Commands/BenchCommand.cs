@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using RecurrentGemma.Core.Benchmarking;
 
 namespace RecurrentGemma.Cli.Commands;
@@ -33,12 +32,7 @@ public static class BenchCommand
         return command;
     }
 
-    static void WriteJson(GenerationBenchmarkResult r, TextWriter stdout)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer)) r.WriteJson(writer);
-        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+    static void WriteJson(GenerationBenchmarkResult r, TextWriter stdout) => JsonOutput.WriteLine(stdout, r.WriteJson);
 
     static void WriteTable(GenerationBenchmarkResult r, TextWriter o)
     {

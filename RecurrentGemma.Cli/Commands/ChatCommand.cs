@@ -9,7 +9,7 @@ namespace RecurrentGemma.Cli.Commands;
 /// </summary>
 public static class ChatCommand
 {
-    public static Command Create(TextReader stdin, TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextReader stdin, TextWriter stdout, TextWriter stderr, ProgressBar progress)
     {
         var model = new ModelOptions(demoDefault: true);
         var sampling = new SamplingOptions();
@@ -19,7 +19,7 @@ public static class ChatCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var parameters = sampling.Create(parse);
-            using var generator = model.OpenGenerator(parse, stderr);
+            using var generator = model.OpenGenerator(parse, stderr, progress);
             var tokenizer = generator.RequireTokenizer();
             if (tokenizer.StartOfTurnId < 0) stderr.WriteLine("rgemma: warning: this tokenizer has no <start_of_turn> piece; the chat template will be tokenized as plain text");
             var session = generator.CreateSession();

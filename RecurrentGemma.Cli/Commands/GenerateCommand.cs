@@ -7,7 +7,7 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>rgemma generate: text in, streamed text out (stdout); usage on stderr.</summary>
 public static class GenerateCommand
 {
-    public static Command Create(TextReader stdin, TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextReader stdin, TextWriter stdout, TextWriter stderr, ProgressBar progress)
     {
         var model = new ModelOptions(demoDefault: true);
         var sampling = new SamplingOptions();
@@ -23,14 +23,16 @@ public static class GenerateCommand
             string text = PromptText.Read(parse.GetValue(prompt)!, stdin);
             int limit = parse.GetValue(maxPrompt);
             if (limit < 1) throw new UsageException($"--max-prompt-tokens: {limit} must be at least 1");
-            using var generator = model.OpenGenerator(parse, stderr);
+            using var generator = model.OpenGenerator(parse, stderr, progress);
             generator.MaxPromptTokens = limit;
             var tokenizer = generator.RequireTokenizer();
             bool asChat = parse.GetValue(chat);
             int[] ids = tokenizer.Encode(asChat ? ChatTemplate.Format([new ChatMessage(ChatRole.User, text)]) : text, addBos: true);
             if (ids.Length > limit) throw new UsageException($"the prompt is {ids.Length} tokens; --max-prompt-tokens is {limit}");
             if (!asChat) stdout.Write(text);
-            return await Stream(generator.CreateSession(), ids, parameters, stdout, stderr, cancellation);
+            var session = generator.CreateSession();
+            if (ids.Length > 256) session.PrefillProgress = progress.For("prefill");
+            return await Stream(session, ids, parameters, stdout, stderr, cancellation);
         });
         return command;
     }

@@ -8,14 +8,14 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>rgemma info: what a model is (config, parameters, memory, state per sequence, tokenizer).</summary>
 public static class InfoCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, ProgressBar progress)
     {
         var model = new ModelOptions(demoDefault: true);
         var command = new Command("info", "Describe a model: config, parameter count, memory, state bytes per sequence, tokenizer");
         model.AddTo(command, withTokenizer: true);
         command.SetAction(parse =>
         {
-            using var generator = model.OpenGenerator(parse, stderr);
+            using var generator = model.OpenGenerator(parse, stderr, progress);
             var c = generator.Model.Config;
             var o = stdout;
             var inv = CultureInfo.InvariantCulture;

@@ -62,6 +62,6 @@ public sealed class ModelOptions
 
     public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(ModelSpec(parse, null), ThreadCount(parse));
 
-    public TextGenerator OpenGenerator(ParseResult parse, TextWriter stderr) =>
-        TextGenerator.Open(ModelSpec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse));
+    public TextGenerator OpenGenerator(ParseResult parse, TextWriter stderr, ProgressBar progress) =>
+        TextGenerator.Open(ModelSpec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse), progress.For("loading"));
 }

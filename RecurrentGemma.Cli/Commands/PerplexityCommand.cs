@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using RecurrentGemma.Core.Generation;
 
 namespace RecurrentGemma.Cli.Commands;
@@ -9,7 +8,7 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>rgemma perplexity (like llama-perplexity): mean NLL per token and perplexity of a text file.</summary>
 public static class PerplexityCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, ProgressBar progress)
     {
         var model = new ModelOptions(demoDefault: true);
         var file = new Option<string>("--file") { Description = "UTF-8 text file to score", Required = true };
@@ -28,7 +27,7 @@ public static class PerplexityCommand
             string text;
             try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }
             catch (DecoderFallbackException) { throw new UsageException($"--file: {path} is not valid UTF-8"); }
-            using var generator = model.OpenGenerator(parse, stderr);
+            using var generator = model.OpenGenerator(parse, stderr, progress);
             var tokenizer = generator.RequireTokenizer();
             int[] ids = tokenizer.Encode(text, addBos: true);
             if (limit > 0 && ids.Length > limit + 1) ids = ids[..(limit + 1)];
@@ -36,16 +35,14 @@ public static class PerplexityCommand
             var inv = CultureInfo.InvariantCulture;
             if (parse.GetValue(json))
             {
-                using var buffer = new MemoryStream();
-                using (var w = new Utf8JsonWriter(buffer))
+                JsonOutput.WriteLine(stdout, w =>
                 {
                     w.WriteStartObject();
                     w.WriteNumber("mean_nll", r.MeanNll);
                     w.WriteNumber("perplexity", r.Perplexity);
                     w.WriteNumber("tokens", r.Tokens);
                     w.WriteEndObject();
-                }
-                stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+                });
             }
             else
             {

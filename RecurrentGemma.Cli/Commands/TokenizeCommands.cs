@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text;
-using System.Text.Json;
 using RecurrentGemma.Core.Tokenizer;
 
 namespace RecurrentGemma.Cli.Commands;
@@ -32,8 +30,7 @@ public static class TokenizeCommands
                 stdout.WriteLine(string.Join(",", ids));
                 return 0;
             }
-            using var buffer = new MemoryStream();
-            using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            JsonOutput.WriteLine(stdout, w =>
             {
                 w.WriteStartObject();
                 w.WriteStartArray("ids");
@@ -44,8 +41,7 @@ public static class TokenizeCommands
                 w.WriteEndArray();
                 w.WriteNumber("count", ids.Length);
                 w.WriteEndObject();
-            }
-            stdout.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+            });
             return 0;
         });
         return command;

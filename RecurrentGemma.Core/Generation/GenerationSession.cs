@@ -45,6 +45,9 @@ public sealed class GenerationSession
         _hasLogits = false;
     }
 
+    /// <summary>Called with the fraction of a prompt prefilled (0..1), chunk by chunk; null for none.</summary>
+    public Action<double>? PrefillProgress { get; set; }
+
     /// <summary>Feeds tokens without generating (a prompt, a chat turn), in chunks so cancellation is prompt.</summary>
     public void Append(ReadOnlySpan<int> ids, CancellationToken cancellation = default)
     {
@@ -58,6 +61,7 @@ public sealed class GenerationSession
             cancellation.ThrowIfCancellationRequested();
             int n = Math.Min(_pass.MaxRowsPerPass, chunk.Length - start);
             _pass.Run([new BatchEntry(_state, chunk.AsMemory(start, n))], _logits);
+            PrefillProgress?.Invoke((double)(start + n) / chunk.Length);
         }
         _history.AddRange(chunk);
         _hasLogits = true;

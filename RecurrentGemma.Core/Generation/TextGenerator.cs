@@ -26,12 +26,12 @@ public sealed class TextGenerator : IDisposable
     /// Opens a model spec (directory or random:...) with the tokenizer at <paramref name="tokenizerPath"/>, or else the
     /// model directory's tokenizer.model when there is one.
     /// </summary>
-    public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0)
+    public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0, Action<double>? loadProgress = null)
     {
         GemmaTokenizer? tokenizer = tokenizerPath is not null ? GemmaTokenizer.Load(tokenizerPath)
             : File.Exists(Path.Combine(modelSpec, GemmaTokenizer.FileName)) ? GemmaTokenizer.Load(modelSpec)
             : null;
-        var model = RecurrentGemmaModel.Open(modelSpec, threads);
+        var model = RecurrentGemmaModel.Open(modelSpec, threads, loadProgress);
         try
         {
             return new TextGenerator(model, tokenizer);

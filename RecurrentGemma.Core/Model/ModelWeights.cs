@@ -35,19 +35,20 @@ public sealed class ModelWeights : IDisposable
     ModelWeights() { }
 
     /// <summary>Loads from a checkpoint; the caller may dispose the checkpoint afterwards (nothing points into it).</summary>
-    public static ModelWeights Load(Checkpoint.Checkpoint checkpoint, ModelConfig config, WorkerPool? pool = null) =>
-        Build(new CheckpointWeightSource(checkpoint), config, pool);
+    /// <param name="progress">Called with the fraction loaded (0..1) after the embedding and after each layer.</param>
+    public static ModelWeights Load(Checkpoint.Checkpoint checkpoint, ModelConfig config, WorkerPool? pool = null, Action<double>? progress = null) =>
+        Build(new CheckpointWeightSource(checkpoint), config, pool, progress);
 
     /// <summary>Deterministic random weights of the config's real shapes (synthetic models for benchmarks and tests).</summary>
-    public static ModelWeights CreateSynthetic(ModelConfig config, ulong seed, WorkerPool? pool = null) =>
-        Build(new SyntheticWeightSource(seed), config, pool);
+    public static ModelWeights CreateSynthetic(ModelConfig config, ulong seed, WorkerPool? pool = null, Action<double>? progress = null) =>
+        Build(new SyntheticWeightSource(seed), config, pool, progress);
 
-    static ModelWeights Build(IWeightSource source, ModelConfig config, WorkerPool? pool)
+    static ModelWeights Build(IWeightSource source, ModelConfig config, WorkerPool? pool, Action<double>? progress)
     {
         var weights = new ModelWeights();
         try
         {
-            new Loader(source, config, weights, pool).LoadAll();
+            new Loader(source, config, weights, pool, progress).LoadAll();
             return weights;
         }
         catch
@@ -63,7 +64,7 @@ public sealed class ModelWeights : IDisposable
         _matrices.Clear();
     }
 
-    sealed class Loader(IWeightSource source, ModelConfig c, ModelWeights target, WorkerPool? pool)
+    sealed class Loader(IWeightSource source, ModelConfig c, ModelWeights target, WorkerPool? pool, Action<double>? progress)
     {
         public void LoadAll()
         {
@@ -76,7 +77,13 @@ public sealed class ModelWeights : IDisposable
                 : throw new CheckpointException($"{source.Description}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false (expected shape [{v}, {h}])");
             target.FinalNormScale = NormScale("model.final_norm.weight", h);
             var layers = new LayerWeights[c.NumLayers];
-            for (int i = 0; i < layers.Length; i++) layers[i] = Layer(i);
+            // The embedding is about as big as a few layers; count it as one step more than the layers.
+            progress?.Invoke(1.0 / (layers.Length + 1));
+            for (int i = 0; i < layers.Length; i++)
+            {
+                layers[i] = Layer(i);
+                progress?.Invoke((i + 2.0) / (layers.Length + 1));
+            }
             target.Layers = layers;
         }
 

@@ -33,11 +33,12 @@ public sealed class RecurrentGemmaModel : IDisposable
     /// <c>random:&lt;config.json&gt;</c> for deterministic synthetic weights of that shape (no download needed).
     /// </summary>
     /// <param name="threads">Threads per forward pass; 0 = one per processor.</param>
-    public static RecurrentGemmaModel Open(string spec, int threads = 0) =>
-        spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? CreateSynthetic(spec, threads) : Load(spec, threads);
+    /// <param name="progress">Called with the fraction of weights loaded (0..1).</param>
+    public static RecurrentGemmaModel Open(string spec, int threads = 0, Action<double>? progress = null) =>
+        spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? CreateSynthetic(spec, threads, progress) : Load(spec, threads, progress);
 
     /// <summary>Loads a checkpoint directory (config.json + model.safetensors or a sharded index). The files are unmapped afterwards.</summary>
-    public static RecurrentGemmaModel Load(string directory, int threads = 0)
+    public static RecurrentGemmaModel Load(string directory, int threads = 0, Action<double>? progress = null)
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"model directory {directory} does not exist");
         var config = ModelConfigJson.Load(Path.Combine(directory, "config.json"));
@@ -45,7 +46,7 @@ public sealed class RecurrentGemmaModel : IDisposable
         try
         {
             using var checkpoint = Checkpoint.Checkpoint.Open(directory);
-            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config, pool), pool, directory);
+            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config, pool, progress), pool, directory);
         }
         catch
         {
@@ -54,7 +55,7 @@ public sealed class RecurrentGemmaModel : IDisposable
         }
     }
 
-    static RecurrentGemmaModel CreateSynthetic(string spec, int threads)
+    static RecurrentGemmaModel CreateSynthetic(string spec, int threads, Action<double>? progress)
     {
         string shape = spec[SyntheticPrefix.Length..];
         var config = shape switch
@@ -67,7 +68,7 @@ public sealed class RecurrentGemmaModel : IDisposable
         var pool = new WorkerPool(threads);
         try
         {
-            return new RecurrentGemmaModel(config, ModelWeights.CreateSynthetic(config, seed: 1, pool), pool, spec);
+            return new RecurrentGemmaModel(config, ModelWeights.CreateSynthetic(config, seed: 1, pool, progress), pool, spec);
         }
         catch
         {

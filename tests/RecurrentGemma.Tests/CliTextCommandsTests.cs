@@ -35,6 +35,18 @@ public class CliTextCommandsTests
     }
 
     [Fact]
+    public void Progress_bar_only_on_a_terminal()
+    {
+        var terminal = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["info"], TextReader.Null, new StringWriter(), terminal, stderrIsTerminal: true));
+        Assert.Contains("\rloading [##############################] 100%", terminal.ToString());
+        var piped = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["info"], TextReader.Null, new StringWriter(), piped, stderrIsTerminal: false));
+        Assert.DoesNotContain("loading [", piped.ToString());
+        Assert.Null(new ProgressBar(piped, enabled: false).For("x"));
+    }
+
+    [Fact]
     public void Info_describes_the_demo_model()
     {
         var (code, stdout, stderr) = Run("", "info");

@@ -78,6 +78,24 @@ public class GenerationTests
     }
 
     [Fact]
+    public async Task Sessions_on_one_shared_model_run_concurrently_with_the_same_results()
+    {
+        using var generator = Demo();
+        var p = new SamplingParameters { Temperature = 0.8f, TopK = 20, Seed = 3, MaxTokens = 40 };
+        string[] prompts = ["ROMEO:", "JULIET:", "KING HENRY:", "First Citizen:"];
+        async Task<int[]> Run(string prompt)
+        {
+            var ids = new List<int>();
+            await foreach (var t in generator.CreateSession().GenerateAsync(prompt, p)) if (t.Id >= 0) ids.Add(t.Id);
+            return [.. ids];
+        }
+        var sequential = new List<int[]>();
+        foreach (var prompt in prompts) sequential.Add(await Run(prompt));
+        var concurrent = await Task.WhenAll(prompts.Select(prompt => Task.Run(() => Run(prompt))));
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(sequential[i], concurrent[i]);
+    }
+
+    [Fact]
     public async Task Stop_string_ends_generation_without_emitting_it()
     {
         using var generator = Demo();
