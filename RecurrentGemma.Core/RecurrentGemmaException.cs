@@ -11,3 +11,6 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 
 /// <summary>tokenizer.model is missing or malformed, does not fit the model, or text cannot be tokenized. The message names the file.</summary>
 public sealed class TokenizerException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);
+
+/// <summary>A state snapshot is missing, damaged, of another version, or saved for another model shape.</summary>
+public sealed class SnapshotException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);

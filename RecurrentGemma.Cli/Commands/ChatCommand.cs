@@ -5,7 +5,8 @@ namespace RecurrentGemma.Cli.Commands;
 
 /// <summary>
 /// rgemma chat: an interactive multi-turn conversation in the instruction-tuned template. The recurrent state is kept
-/// between turns, so each turn prefills only its own new tokens. Commands: /reset (new conversation), /exit.
+/// between turns, so each turn prefills only its own new tokens. Commands: /reset (new conversation), /save FILE and
+/// /load FILE (the whole conversation state, see <see cref="Core.State.StateSnapshot"/>), /exit.
 /// </summary>
 public static class ChatCommand
 {
@@ -13,7 +14,7 @@ public static class ChatCommand
     {
         var model = new ModelOptions(demoDefault: true);
         var sampling = new SamplingOptions();
-        var command = new Command("chat", "Chat with an instruction-tuned model (one line per turn; /reset starts over, /exit or end of input quits)");
+        var command = new Command("chat", "Chat with an instruction-tuned model (one line per turn; /reset starts over, /save FILE and /load FILE keep a conversation, /exit or end of input quits)");
         model.AddTo(command, withTokenizer: true);
         sampling.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -23,7 +24,7 @@ public static class ChatCommand
             var tokenizer = generator.RequireTokenizer();
             if (tokenizer.StartOfTurnId < 0) stderr.WriteLine("rgemma: warning: this tokenizer has no <start_of_turn> piece; the chat template will be tokenized as plain text");
             var session = generator.CreateSession();
-            stderr.WriteLine("rgemma: chat started; /reset starts a new conversation, /exit quits");
+            stderr.WriteLine("rgemma: chat started; /reset starts a new conversation, /save FILE and /load FILE keep one, /exit quits");
             while (!cancellation.IsCancellationRequested)
             {
                 stderr.Write("> ");
@@ -36,6 +37,21 @@ public static class ChatCommand
                     continue;
                 }
                 if (line.Trim().Length == 0) continue;
+                if (line.StartsWith("/save ", StringComparison.Ordinal) || line.StartsWith("/load ", StringComparison.Ordinal))
+                {
+                    string file = line[6..].Trim();
+                    try
+                    {
+                        if (line[1] == 's') session.SaveSnapshot(file);
+                        else session.LoadSnapshot(file);
+                        stderr.WriteLine($"rgemma: conversation {(line[1] == 's' ? "saved to" : "loaded from")} {file} ({session.Position} tokens)");
+                    }
+                    catch (Exception e) when (e is Core.RecurrentGemmaException or IOException or UnauthorizedAccessException)
+                    {
+                        stderr.WriteLine($"rgemma: error: {e.Message}");
+                    }
+                    continue;
+                }
                 string turn = ChatTemplate.NextUserTurn(line, closeModelTurn: session.Position > 0);
                 await GenerateCommand.Stream(session, tokenizer.Encode(turn, addBos: session.Position == 0), parameters, stdout, stderr, cancellation);
             }

@@ -1,3 +1,4 @@
+using RecurrentGemma.Core.IO;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -53,26 +54,14 @@ public sealed class SafetensorsWriter
         }
         while (header.Length % 8 != 0) header.WriteByte((byte)' ');  // keeps the data section 8-byte aligned
 
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                header.Position = 0;
-                header.CopyTo(stream);
-                foreach (var t in _tensors) stream.Write(t.Data);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { }
-            throw;
-        }
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            header.Position = 0;
+            header.CopyTo(stream);
+            foreach (var t in _tensors) stream.Write(t.Data);
+        });
     }
 }

@@ -38,6 +38,30 @@ public sealed class GenerationSession
     public int Position => _state.Position;
     public GenerationUsage? LastUsage { get; private set; }
 
+    /// <summary>Saves the whole conversation (state, history, last logits) to a file, atomically.</summary>
+    public void SaveSnapshot(string path) => StateSnapshot.Save(path, _state, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), _hasLogits ? _logits : default);
+
+    /// <summary>Replaces this conversation with a saved one; generation then continues exactly as if it had never stopped.</summary>
+    public void LoadSnapshot(string path)
+    {
+        var extras = StateSnapshot.Load(path, _state);
+        _history.Clear();
+        _history.AddRange(extras.History);
+        _hasLogits = extras.Logits is not null;
+        if (extras.Logits is { } logits) logits.CopyTo(_logits, 0);
+    }
+
+    /// <summary>A new session that starts as an exact copy of this one: one prompt prefix, many continuations, no re-prefill.</summary>
+    public GenerationSession Fork()
+    {
+        var fork = new GenerationSession(_generator, _pass.MaxRowsPerPass);
+        fork._state.CopyFrom(_state);
+        fork._history.AddRange(_history);
+        _logits.CopyTo(fork._logits, 0);
+        fork._hasLogits = _hasLogits;
+        return fork;
+    }
+
     public void Reset()
     {
         _state.Reset();

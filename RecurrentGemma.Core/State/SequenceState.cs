@@ -54,6 +54,29 @@ public sealed class SequenceState
 
     public long SizeInBytes => BytesFor(Config);
 
+    /// <summary>Every array of the state in a fixed order (per layer: conv and RG-LRU state, or ring keys and values).</summary>
+    internal IEnumerable<float[]> Arrays()
+    {
+        for (int i = 0; i < Conv.Length; i++)
+        {
+            if (Conv[i] is { } c) { yield return c; yield return Lru[i]!; }
+            else { yield return RingKeys[i]!; yield return RingValues[i]!; }
+        }
+    }
+
+    /// <summary>Makes this state an exact copy of another of the same config (a fork of a conversation).</summary>
+    public void CopyFrom(SequenceState other)
+    {
+        if (other.Config != Config) throw new ArgumentException("states belong to different model configs", nameof(other));
+        using var source = other.Arrays().GetEnumerator();
+        foreach (var target in Arrays())
+        {
+            source.MoveNext();
+            source.Current.CopyTo(target, 0);
+        }
+        Position = other.Position;
+    }
+
     /// <summary>Back to a fresh segment: zero history, position 0.</summary>
     public void Reset()
     {
