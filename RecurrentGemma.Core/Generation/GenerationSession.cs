@@ -109,39 +109,23 @@ public sealed class GenerationSession
         if (promptIds.Length == 0 && !_hasLogits) throw new RecurrentGemmaException("the prompt is empty and there is nothing to continue from");
         await Task.Yield();
 
-        var tokenizer = _generator.Tokenizer;
-        if (parameters.StopStrings.Count > 0 && tokenizer is null) throw new RecurrentGemmaException("stop strings need a tokenizer");
+        var selector = new TokenSelector(parameters, _logits.Length, _generator.Model.Config.EosTokenId, _generator.Tokenizer);
         long t0 = Stopwatch.GetTimestamp();
         Append(promptIds, cancellation);
         double prefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
-        var sampler = new Sampler(parameters, _logits.Length);
-        var text = tokenizer?.CreateStreamingDecoder();
-        var stops = new StopStringMatcher(parameters.StopStrings);
-        int eos = _generator.Model.Config.EosTokenId, endOfTurn = tokenizer?.EndOfTurnId ?? -1, generated = 0;
-        var reason = StopReason.MaxTokens;
         t0 = Stopwatch.GetTimestamp();
-        while (generated < parameters.MaxTokens)
+        while (selector.Next(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), cancellation.IsCancellationRequested, out var token))
         {
-            if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
-            int id = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history));
-            if (id == eos) { reason = StopReason.EndOfSequence; break; }
-            if (id == endOfTurn) { reason = StopReason.EndOfTurn; break; }
-            string? piece = text is null ? null : stops.Push(text.Append(id));
-            _one[0] = id;
+            _one[0] = token.Id;
             _pass.Run(_step, _logits);
-            _history.Add(id);
-            generated++;
-            yield return new GeneratedToken(id, piece);
-            if (stops.Stopped) { reason = StopReason.StopString; break; }
+            _history.Add(token.Id);
+            yield return token;
+            if (selector.Stopped is not null) break;
         }
         double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        LastUsage = new GenerationUsage(promptIds.Length, generated, prefill, decode, reason);
-        if (text is not null)
-        {
-            string rest = stops.Push(text.Flush()) + stops.Flush();
-            if (rest.Length > 0) yield return new GeneratedToken(NoToken, rest);
-        }
+        LastUsage = new GenerationUsage(promptIds.Length, selector.Generated, prefill, decode, selector.Stopped ?? StopReason.MaxTokens);
+        if (selector.FinalText() is { Length: > 0 } rest) yield return new GeneratedToken(NoToken, rest);
     }
 
     /// <summary>The same stream as text pieces only (what a chat UI prints).</summary>
