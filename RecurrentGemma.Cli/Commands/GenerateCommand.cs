@@ -11,18 +11,27 @@ public static class GenerateCommand
     {
         var model = new ModelOptions(demoDefault: true);
         var sampling = new SamplingOptions();
-        var prompt = new Argument<string>("prompt") { Description = "the prompt text, or - to read it from standard input (UTF-8)" };
+        var prompt = new Argument<string?>("prompt") { Description = "the prompt text, or - to read it from standard input (UTF-8)", Arity = ArgumentArity.ZeroOrOne };
+        var batchFile = new Option<string?>("--batch-file") { Description = "JSONL requests, one per line ({\"prompt\": ...} or {\"ids\": [...]}, optional sampling fields), run together; JSONL results on stdout in input order" };
         var chat = new Option<bool>("--chat") { Description = "wrap the prompt in the instruction-tuned chat template (one user turn)" };
         var maxPrompt = new Option<int>("--max-prompt-tokens") { Description = "refuse prompts longer than this", DefaultValueFactory = _ => 65536 };
-        var command = new Command("generate", "Continue a prompt, streaming the text to stdout (the prompt is echoed first, except with --chat)") { prompt, chat, maxPrompt };
+        var command = new Command("generate", "Continue a prompt, streaming the text to stdout (the prompt is echoed first, except with --chat)") { prompt, chat, maxPrompt, batchFile };
         model.AddTo(command, withTokenizer: true);
         sampling.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
             var parameters = sampling.Create(parse);
-            string text = PromptText.Read(parse.GetValue(prompt)!, stdin);
             int limit = parse.GetValue(maxPrompt);
             if (limit < 1) throw new UsageException($"--max-prompt-tokens: {limit} must be at least 1");
+            if (parse.GetValue(batchFile) is { } batch)
+            {
+                if (parse.GetValue(prompt) is not null) throw new UsageException("give either a prompt or --batch-file, not both");
+                var lines = BatchFile.Read(batch);
+                using var batchGenerator = model.OpenGenerator(parse, stderr, progress);
+                batchGenerator.MaxPromptTokens = limit;
+                return await BatchFile.Run(batchGenerator, lines, parameters, parse.GetValue(chat), stdout, cancellation);
+            }
+            string text = PromptText.Read(parse.GetValue(prompt) ?? throw new UsageException("give a prompt (or - for standard input, or --batch-file)"), stdin);
             using var generator = model.OpenGenerator(parse, stderr, progress);
             generator.MaxPromptTokens = limit;
             var tokenizer = generator.RequireTokenizer();

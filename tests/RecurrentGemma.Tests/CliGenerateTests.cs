@@ -55,6 +55,49 @@ public class CliGenerateTests
         Assert.StartsWith("ROMEO:\nO, thou", stdout.ToString());
     }
 
+    [Fact]
+    public async Task Batch_file_runs_requests_together_with_the_results_each_would_get_alone()
+    {
+        string file = Path.Combine(TestData.NewTempDirectory(), "requests.jsonl");
+        File.WriteAllLines(file,
+        [
+            """{"prompt": "ROMEO:", "max_tokens": 12}""",
+            """{"prompt": "JULIET:", "temperature": 0.8, "top_k": 40, "seed": 3, "max_tokens": 12}""",
+            """{"ids": [2, 817, 99999]}""",
+            "not json",
+            """{"ids": [2, 953, 2007], "max_tokens": 5, "stop": ["will"]}""",
+        ]);
+        var (code, stdout, stderr) = Run("generate", "--batch-file", file);
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal([1, 2, 3, 4, 5], lines.Select(l => l.GetProperty("line").GetInt32()));
+        Assert.Contains("outside the vocabulary", lines[2].GetProperty("error").GetString());
+        Assert.True(lines[3].TryGetProperty("error", out _));
+
+        using var generator = Core.Generation.TextGenerator.Open(TestData.DemoModel);
+        var tokenizer = generator.RequireTokenizer();
+        async Task<(int[] Ids, string Text)> Alone(int[] prompt, Core.Sampling.SamplingParameters p)
+        {
+            var ids = new List<int>();
+            var text = new System.Text.StringBuilder();
+            await foreach (var t in generator.CreateSession().GenerateAsync(prompt, p)) { if (t.Id >= 0) ids.Add(t.Id); text.Append(t.Text); }
+            return ([.. ids], text.ToString());
+        }
+        var expected = new[]
+        {
+            await Alone(tokenizer.Encode("ROMEO:", true), new() { MaxTokens = 12 }),
+            await Alone(tokenizer.Encode("JULIET:", true), new() { Temperature = 0.8f, TopK = 40, Seed = 3, MaxTokens = 12 }),
+            await Alone([2, 953, 2007], new() { MaxTokens = 5, StopStrings = ["will"] }),
+        };
+        foreach (var (line, (ids, text)) in new[] { lines[0], lines[1], lines[4] }.Zip(expected))
+        {
+            Assert.Equal(ids, line.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+            Assert.Equal(text, line.GetProperty("text").GetString());
+            Assert.Equal(ids.Length, line.GetProperty("usage").GetProperty("generated_tokens").GetInt32());
+        }
+        Assert.Equal("StopString", lines[4].GetProperty("usage").GetProperty("stop_reason").GetString());
+    }
+
     public static TheoryData<string[], int, string> BadInputs() => new()
     {
         { ["generate", "x", "--model", "/nonexistent/model"], ExitCodes.Failure, "does not exist" },
@@ -66,7 +109,9 @@ public class CliGenerateTests
         { ["generate", "x", "--top-k", "abc"], ExitCodes.Usage, "abc" },
         { ["generate", "x", "--stop", ""], ExitCodes.Usage, "--stop: a stop string must not be empty" },
         { ["generate", "ROMEO: ROMEO: ROMEO:", "--max-prompt-tokens", "4"], ExitCodes.Usage, "--max-prompt-tokens is 4" },
-        { ["generate"], ExitCodes.Usage, "prompt" },
+        { ["generate"], ExitCodes.Usage, "give a prompt" },
+        { ["generate", "--batch-file", "/nonexistent.jsonl"], ExitCodes.Usage, "--batch-file: /nonexistent.jsonl does not exist" },
+        { ["generate", "x", "--batch-file", "/nonexistent.jsonl"], ExitCodes.Usage, "either a prompt or --batch-file" },
     };
 
     [Theory]
