@@ -15,7 +15,9 @@ public static class BenchCommand
         var prompt = new Option<int>("--prompt") { Description = "prompt tokens to prefill (random ids)", DefaultValueFactory = _ => 512 };
         var gen = new Option<int>("--gen") { Description = "tokens to decode greedily after the prompt", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of the table" };
-        var command = new Command("bench", "Measure prefill and decode throughput against this machine's bandwidth and FMA rooflines") { prompt, gen, json };
+        var batch = new Option<string?>("--batch") { Description = "batch sizes for aggregate decode throughput, comma-separated (e.g. 1,4,16,64,256)" };
+        var plot = new Option<string?>("--plot") { Description = "with --batch: write PREFIX-throughput.svg and PREFIX-memory.svg" };
+        var command = new Command("bench", "Measure prefill and decode throughput against this machine's bandwidth and FMA rooflines") { prompt, gen, json, batch, plot };
         model.AddTo(command);
         command.SetAction(parse =>
         {
@@ -23,6 +25,15 @@ public static class BenchCommand
             if (promptTokens < 1) throw new UsageException($"--prompt: {promptTokens} must be at least 1");
             if (genTokens < 1) throw new UsageException($"--gen: {genTokens} must be at least 1");
             bool asJson = parse.GetValue(json);
+            if (parse.GetValue(batch) is { } batchList)
+            {
+                int[] sizes = TokenIdList.Parse(batchList, "--batch");
+                if (sizes.Any(b => b < 1)) throw new UsageException("--batch: batch sizes must be at least 1");
+                using var batchModel = model.Open(parse);
+                BatchBench.Run(batchModel, sizes, promptTokens, genTokens, asJson, parse.GetValue(plot), stdout, stderr);
+                return 0;
+            }
+            if (parse.GetValue(plot) is not null) throw new UsageException("--plot needs --batch");
             using var loaded = model.Open(parse);
             var result = GenerationBenchmark.Run(loaded, promptTokens, genTokens, asJson ? null : m => stderr.WriteLine($"rgemma bench: {m}"));
             if (asJson) WriteJson(result, stdout);

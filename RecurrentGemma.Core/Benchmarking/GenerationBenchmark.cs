@@ -67,6 +67,10 @@ public sealed record GenerationBenchmarkResult
 /// </summary>
 public static class GenerationBenchmark
 {
+    /// <summary>This machine's read bandwidth (GB/s) and f32 FMA peak (GFLOP/s) on the model's threads.</summary>
+    public static (double BandwidthGBs, double FmaGflops) MeasureLimits(RecurrentGemmaModel model) =>
+        (MachineLimits.MeasureReadBandwidth(model.Pool), MachineLimits.MeasureFmaPeak(model.Pool));
+
     public static GenerationBenchmarkResult Run(RecurrentGemmaModel model, int promptTokens, int genTokens, Action<string>? progress = null)
     {
         if (promptTokens < 1) throw new ArgumentOutOfRangeException(nameof(promptTokens), promptTokens, "the prompt needs at least 1 token");

@@ -40,4 +40,17 @@ public static class ModelCost
         double attention = c.CountLayers(BlockType.Attention) * 4.0 * c.NumHeads * c.HeadDim * keysSeen;
         return 2.0 * LayerMatrixWeights(c) * tokens + attention + 2.0 * c.VocabSize * c.HiddenSize;
     }
+
+    /// <summary>FLOPs of one decode step of <paramref name="batch"/> sequences at <paramref name="position"/> (logits for every row).</summary>
+    public static double DecodeStepFlops(ModelConfig c, int batch, int position)
+    {
+        double keys = Math.Min(position, c.AttentionWindow) + 1;
+        double perRow = 2.0 * LayerMatrixWeights(c) + 2.0 * c.VocabSize * c.HiddenSize
+            + c.CountLayers(BlockType.Attention) * 4.0 * c.NumHeads * c.HeadDim * keys;
+        return batch * perRow;
+    }
+
+    /// <summary>Bytes one decode step of <paramref name="batch"/> sequences must move: the weights once, every state once.</summary>
+    public static double DecodeStepBytes(ModelConfig c, int batch) =>
+        DecodeBytesPerToken(c) + (batch - 1.0) * SequenceState.BytesFor(c);
 }

@@ -47,7 +47,36 @@ public class CliBenchTests
         Assert.Contains("of bandwidth roofline", stdout);
     }
 
+    [Fact]
+    public void Batch_bench_reports_every_batch_and_writes_plots()
+    {
+        string plot = Path.Combine(TestData.NewTempDirectory(), "run");
+        var (code, stdout, stderr) = Run("bench", "--model", "random:" + SmallConfig(), "--batch", "1,3,8", "--prompt", "6", "--gen", "12", "--json", "--plot", plot);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var r = doc.RootElement;
+        var batches = r.GetProperty("batches").EnumerateArray().ToArray();
+        Assert.Equal([1, 3, 8], batches.Select(b => b.GetProperty("batch").GetInt32()));
+        long state = r.GetProperty("state_bytes_per_sequence").GetInt64();
+        foreach (var b in batches)
+        {
+            Assert.True(b.GetProperty("decode_tok_s").GetDouble() > 0);
+            Assert.True(b.GetProperty("decode_roofline").GetDouble() > 0);
+            Assert.True(b.GetProperty("peak_rss_bytes").GetInt64() > 0);
+            Assert.Equal(b.GetProperty("batch").GetInt32() * state, b.GetProperty("state_bytes").GetInt64());
+        }
+        Assert.Equal(12, r.GetProperty("memory").EnumerateArray().Last().GetProperty("tokens").GetInt32());
+        foreach (var suffix in new[] { "-throughput.svg", "-memory.svg" })
+        {
+            var svg = System.Xml.Linq.XDocument.Load(plot + suffix);   // well-formed
+            Assert.Equal("svg", svg.Root!.Name.LocalName);
+            Assert.Contains(svg.Root.Descendants(), e => e.Name.LocalName == "polyline");
+        }
+    }
+
     [Theory]
+    [InlineData("--batch", "1,0", "--batch: batch sizes must be at least 1")]
+    [InlineData("--plot", "x", "--plot needs --batch")]
     [InlineData("--prompt", "0", "--prompt: 0 must be at least 1")]
     [InlineData("--gen", "-3", "--gen: -3 must be at least 1")]
     [InlineData("--threads", "-1", "--threads: -1 must be positive")]
