@@ -95,6 +95,11 @@ public class MatMulPropertyTests
     [Theory]
     [InlineData(1, 1, 300, 67)]      // decode shapes: 9 full panels (two 4-panel tiles) + a partial one
     [InlineData(2, 1, 256, 130)]
+    [InlineData(3, 1, 200, 70)]      // small batches: 2-panel tiles (and a partial panel)
+    [InlineData(4, 2, 96, 40)]
+    [InlineData(7, 1, 128, 29)]      // two row blocks of the 2-panel tile
+    [InlineData(30, 1, 96, 21)]
+    [InlineData(8, 1, 70, 16)]
     [InlineData(1, 3, 256, 256)]     // RG-LRU gate shape: 3 blocks of 256 = 8 panels each
     [InlineData(9, 2, 160, 33)]
     public void Decode_and_gate_shapes_equal_scalar_loop(int rows, int groups, int outPer, int inPer)
