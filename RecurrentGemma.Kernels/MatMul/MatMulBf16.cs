@@ -83,41 +83,33 @@ public static unsafe class MatMulBf16
 
         public void Execute(int index)
         {
+            switch (Width)
+            {
+                case SimdWidth.Vector512: Run<Vector512<float>, Lanes512>(index); break;
+                case SimdWidth.Vector256: Run<Vector256<float>, Lanes256>(index); break;
+                case SimdWidth.Vector128: Run<Vector128<float>, Lanes128>(index); break;
+                default: Run<float, LanesScalar>(index); break;
+            }
+        }
+
+        /// <summary>One task's panels, each through the tile that suits the row count.</summary>
+        void Run<TV, TL>(int index) where TV : struct where TL : struct, IBf16Lanes<TV>
+        {
             int first = index * PanelsPerTask, end = Math.Min(first + PanelsPerTask, W.Panels);
+            bool pairs = UsePairTiles(Rows, W.InPerGroup), quads = Rows <= MaxQuadRows;
             for (int p = first; p < end;)
             {
-                if (UsePairTiles(Rows, W.InPerGroup) && CanRun(p, end, PairPanels))
+                if (pairs && CanRun(p, end, PairPanels))
                 {
-                    switch (Width)
-                    {
-                        case SimdWidth.Vector512: Pair<Vector512<float>, Lanes512>(p); break;
-                        case SimdWidth.Vector256: Pair<Vector256<float>, Lanes256>(p); break;
-                        case SimdWidth.Vector128: Pair<Vector128<float>, Lanes128>(p); break;
-                        default: Pair<float, LanesScalar>(p); break;
-                    }
+                    Pair<TV, TL>(p);
                     p += PairPanels;
-                    continue;
                 }
-                if (Rows <= MaxQuadRows && CanRun(p, end, QuadPanels))
+                else if (quads && CanRun(p, end, QuadPanels))
                 {
-                    switch (Width)
-                    {
-                        case SimdWidth.Vector512: Quad<Vector512<float>, Lanes512>(p); break;
-                        case SimdWidth.Vector256: Quad<Vector256<float>, Lanes256>(p); break;
-                        case SimdWidth.Vector128: Quad<Vector128<float>, Lanes128>(p); break;
-                        default: Quad<float, LanesScalar>(p); break;
-                    }
+                    Quad<TV, TL>(p);
                     p += QuadPanels;
-                    continue;
                 }
-                switch (Width)
-                {
-                    case SimdWidth.Vector512: Panel<Vector512<float>, Lanes512>(p); break;
-                    case SimdWidth.Vector256: Panel<Vector256<float>, Lanes256>(p); break;
-                    case SimdWidth.Vector128: Panel<Vector128<float>, Lanes128>(p); break;
-                    default: Panel<float, LanesScalar>(p); break;
-                }
-                p++;
+                else Panel<TV, TL>(p++);
             }
         }
 
