@@ -120,13 +120,22 @@ public static unsafe class MatMulBf16
             return last < end && p / ppg == last / ppg && (last % ppg + 1) * PanelWidth <= W.OutPerGroup;
         }
 
+        /// <summary>Where a run of full panels starting at <paramref name="panel"/> reads and writes.</summary>
+        void Locate(int panel, out ushort* wp, out float* x, out float* y, out float* bias)
+        {
+            var w = W;
+            int g = panel / w.PanelsPerGroup, col0 = panel % w.PanelsPerGroup * PanelWidth;
+            wp = w.Data + (long)panel * w.InPerGroup * PanelWidth;
+            x = X + (long)g * w.InPerGroup;
+            y = Y + (long)g * w.OutPerGroup + col0;
+            bias = Bias != null ? Bias + (long)g * w.OutPerGroup + col0 : ZeroBiasPointer;
+        }
+
         void Pair<TV, TL>(int panel) where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             var w = W;
-            int g = panel / w.PanelsPerGroup, col0 = panel % w.PanelsPerGroup * PanelWidth, k = w.InPerGroup;
-            ushort* wp = w.Data + (long)panel * k * PanelWidth;
-            float* x = X + (long)g * k, y = Y + (long)g * w.OutPerGroup + col0;
-            float* bias = Bias != null ? Bias + (long)g * w.OutPerGroup + col0 : ZeroBiasPointer;
+            int k = w.InPerGroup;
+            Locate(panel, out var wp, out var x, out var y, out var bias);
             for (int r0 = 0; r0 < Rows; r0 += 4)
             {
                 float* xr = x + r0 * (long)w.InDim, yr = y + r0 * (long)w.OutDim;
@@ -148,10 +157,8 @@ public static unsafe class MatMulBf16
         void Quad<TV, TL>(int panel) where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             var w = W;
-            int g = panel / w.PanelsPerGroup, col0 = panel % w.PanelsPerGroup * PanelWidth, k = w.InPerGroup;
-            ushort* wp = w.Data + (long)panel * k * PanelWidth;
-            float* x = X + (long)g * k, y = Y + (long)g * w.OutPerGroup + col0;
-            float* bias = Bias != null ? Bias + (long)g * w.OutPerGroup + col0 : ZeroBiasPointer;
+            int k = w.InPerGroup;
+            Locate(panel, out var wp, out var x, out var y, out var bias);
             for (int s = 0; s < PanelWidth / (2 * TL.Count); s++)
             {
                 if (Rows == 1) QuadTile<TV, TL, Rows1>(x, w.InDim, wp + s * 2 * TL.Count, k, bias, y, w.OutDim, s * TL.Count);
