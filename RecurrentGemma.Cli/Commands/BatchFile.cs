@@ -25,7 +25,7 @@ internal static class BatchFile
 
     public static async Task<int> Run(TextGenerator generator, string[] lines, SamplingParameters defaults, bool chatDefault, TextWriter stdout, CancellationToken cancellation)
     {
-        using var scheduler = new BatchScheduler(generator.Model, generator.Tokenizer);
+        var scheduler = generator.Scheduler;   // shared with any sessions of this generator
         var handles = new (RequestHandle? Handle, string? Error)[lines.Length];
         for (int i = 0; i < lines.Length; i++)
         {

@@ -1,15 +1,16 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using RecurrentGemma.Core.Model;
+using System.Runtime.InteropServices;
 using RecurrentGemma.Core.Sampling;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.State;
 
 namespace RecurrentGemma.Core.Generation;
 
 /// <summary>
 /// One conversation: its constant-size state, the token history (for penalties), and the last logits. Each call
-/// continues where the previous one stopped, so a new chat turn only prefills its new tokens. Not thread-safe; many
-/// sessions may share one <see cref="TextGenerator"/>.
+/// continues where the previous one stopped, so a new chat turn only prefills its new tokens. The work runs on the
+/// generator's shared <see cref="BatchScheduler"/>, so sessions used at the same time by different callers are batched
+/// together, each getting exactly what it would get alone. One session is not thread-safe; many may share a generator.
 /// </summary>
 public sealed class GenerationSession
 {
@@ -17,78 +18,63 @@ public sealed class GenerationSession
     public const int NoToken = -1;
 
     readonly TextGenerator _generator;
-    readonly ForwardPass _pass;
-    readonly SequenceState _state;
-    readonly List<int> _history = [];
-    readonly float[] _logits;
-    readonly int[] _one = new int[1];
-    readonly BatchEntry[] _step;
-    bool _hasLogits;
+    readonly BatchScheduler.SessionLink _link;
 
-    internal GenerationSession(TextGenerator generator, int maxRowsPerPass)
+    internal GenerationSession(TextGenerator generator)
     {
         _generator = generator;
-        _pass = generator.Model.CreateForwardPass(maxRowsPerPass);
-        _state = generator.Model.CreateState();
-        _logits = new float[generator.Model.Config.VocabSize];
-        _step = [new BatchEntry(_state, _one)];
+        _link = new BatchScheduler.SessionLink(generator.Model.CreateState(), [], new float[generator.Model.Config.VocabSize]);
     }
 
-    public IReadOnlyList<int> History => _history;
-    public int Position => _state.Position;
+    public IReadOnlyList<int> History => _link.History;
+    public int Position => _link.State.Position;
     public GenerationUsage? LastUsage { get; private set; }
 
+    /// <summary>Called with the fraction of a prompt prefilled (0..1), chunk by chunk, from the engine thread; null for none.</summary>
+    public Action<double>? PrefillProgress
+    {
+        get => _link.PrefillProgress;
+        set => _link.PrefillProgress = value;
+    }
+
     /// <summary>Saves the whole conversation (state, history, last logits) to a file, atomically.</summary>
-    public void SaveSnapshot(string path) => StateSnapshot.Save(path, _state, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), _hasLogits ? _logits : default);
+    public void SaveSnapshot(string path) =>
+        StateSnapshot.Save(path, _link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
 
     /// <summary>Replaces this conversation with a saved one; generation then continues exactly as if it had never stopped.</summary>
     public void LoadSnapshot(string path)
     {
-        var extras = StateSnapshot.Load(path, _state);
-        _history.Clear();
-        _history.AddRange(extras.History);
-        _hasLogits = extras.Logits is not null;
-        if (extras.Logits is { } logits) logits.CopyTo(_logits, 0);
+        var extras = StateSnapshot.Load(path, _link.State);
+        _link.History.Clear();
+        _link.History.AddRange(extras.History);
+        _link.HasLogits = extras.Logits is not null;
+        if (extras.Logits is { } logits) logits.CopyTo(_link.Logits, 0);
     }
 
     /// <summary>A new session that starts as an exact copy of this one: one prompt prefix, many continuations, no re-prefill.</summary>
     public GenerationSession Fork()
     {
-        var fork = new GenerationSession(_generator, _pass.MaxRowsPerPass);
-        fork._state.CopyFrom(_state);
-        fork._history.AddRange(_history);
-        _logits.CopyTo(fork._logits, 0);
-        fork._hasLogits = _hasLogits;
+        var fork = new GenerationSession(_generator);
+        fork._link.State.CopyFrom(_link.State);
+        fork._link.History.AddRange(_link.History);
+        _link.Logits.CopyTo(fork._link.Logits, 0);
+        fork._link.HasLogits = _link.HasLogits;
         return fork;
     }
 
     public void Reset()
     {
-        _state.Reset();
-        _history.Clear();
-        _hasLogits = false;
+        _link.State.Reset();
+        _link.History.Clear();
+        _link.HasLogits = false;
     }
 
-    /// <summary>Called with the fraction of a prompt prefilled (0..1), chunk by chunk; null for none.</summary>
-    public Action<double>? PrefillProgress { get; set; }
-
-    /// <summary>Feeds tokens without generating (a prompt, a chat turn), in chunks so cancellation is prompt.</summary>
+    /// <summary>Feeds tokens without generating (a prompt, a chat turn). Throws <see cref="OperationCanceledException"/> if cancelled.</summary>
     public void Append(ReadOnlySpan<int> ids, CancellationToken cancellation = default)
     {
         if (ids.IsEmpty) return;
-        int vocab = _generator.Model.Config.VocabSize;
-        for (int i = 0; i < ids.Length; i++)
-            if ((uint)ids[i] >= (uint)vocab) throw new RecurrentGemmaException($"token id {ids[i]} at index {i} is outside the vocabulary [0, {vocab})");
-        var chunk = ids.ToArray();
-        for (int start = 0; start < chunk.Length; start += _pass.MaxRowsPerPass)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            int n = Math.Min(_pass.MaxRowsPerPass, chunk.Length - start);
-            _pass.Run([new BatchEntry(_state, chunk.AsMemory(start, n))], _logits);
-            PrefillProgress?.Invoke((double)(start + n) / chunk.Length);
-        }
-        _history.AddRange(chunk);
-        _hasLogits = true;
+        var usage = _generator.Scheduler.Submit(_link, ids.ToArray(), new SamplingParameters { MaxTokens = 0 }, cancellation).Completion.GetAwaiter().GetResult();
+        if (usage.StopReason == StopReason.Cancelled) throw new OperationCanceledException(cancellation);
     }
 
     /// <summary>Encodes the text (with &lt;bos&gt; at the start of a conversation) and generates; see the ids overload.</summary>
@@ -99,6 +85,7 @@ public sealed class GenerationSession
     /// Feeds the prompt ids, then samples up to MaxTokens tokens, stopping at &lt;eos&gt;, &lt;end_of_turn&gt; or a stop string
     /// (none of which is emitted or fed). Each item is a token and the text it completes; a last item with id
     /// <see cref="NoToken"/> carries text held back to the end. <see cref="LastUsage"/> has the counts and speeds.
+    /// Cancellation ends the stream (no exception); the session keeps every token it generated.
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingParameters parameters,
         [EnumeratorCancellation] CancellationToken cancellation = default)
@@ -106,26 +93,13 @@ public sealed class GenerationSession
         parameters.Validate();
         if (promptIds.Length > _generator.MaxPromptTokens)
             throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
-        if (promptIds.Length == 0 && !_hasLogits) throw new RecurrentGemmaException("the prompt is empty and there is nothing to continue from");
-        await Task.Yield();
-
-        var selector = new TokenSelector(parameters, _logits.Length, _generator.Model.Config.EosTokenId, _generator.Tokenizer);
-        long t0 = Stopwatch.GetTimestamp();
-        Append(promptIds, cancellation);
-        double prefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-
-        t0 = Stopwatch.GetTimestamp();
-        while (selector.Next(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), cancellation.IsCancellationRequested, out var token))
+        var handle = _generator.Scheduler.Submit(_link, promptIds, parameters, cancellation);
+        await foreach (var token in handle.Tokens())
         {
-            _one[0] = token.Id;
-            _pass.Run(_step, _logits);
-            _history.Add(token.Id);
+            if (cancellation.IsCancellationRequested) break;   // the engine sees it at its next step; stop yielding now
             yield return token;
-            if (selector.Stopped is not null) break;
         }
-        double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        LastUsage = new GenerationUsage(promptIds.Length, selector.Generated, prefill, decode, selector.Stopped ?? StopReason.MaxTokens);
-        if (selector.FinalText() is { Length: > 0 } rest) yield return new GeneratedToken(NoToken, rest);
+        LastUsage = await handle.Completion;
     }
 
     /// <summary>The same stream as text pieces only (what a chat UI prints).</summary>

@@ -1,4 +1,5 @@
 using RecurrentGemma.Core.Model;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.Tokenizer;
 
 namespace RecurrentGemma.Core.Generation;
@@ -43,10 +44,29 @@ public sealed class TextGenerator : IDisposable
         }
     }
 
-    public GenerationSession CreateSession(int maxRowsPerPass = 64) => new(this, maxRowsPerPass);
+    readonly Lock _schedulerLock = new();
+    BatchScheduler? _scheduler;
+
+    /// <summary>The engine every session of this generator submits to, created on first use (so concurrent callers batch).</summary>
+    public BatchScheduler Scheduler
+    {
+        get
+        {
+            lock (_schedulerLock) return _scheduler ??= new BatchScheduler(Model, Tokenizer, SchedulerOptions);
+        }
+    }
+
+    /// <summary>Options of <see cref="Scheduler"/>; set before the first session runs.</summary>
+    public SchedulerOptions SchedulerOptions { get; init; } = new();
+
+    public GenerationSession CreateSession() => new(this);
 
     public GemmaTokenizer RequireTokenizer() =>
         Tokenizer ?? throw new TokenizerException($"{Model.Source} has no {GemmaTokenizer.FileName}; give one with --tokenizer, or pass token ids");
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        lock (_schedulerLock) _scheduler?.Dispose();
+        Model.Dispose();
+    }
 }

@@ -78,7 +78,7 @@ public class GenerationTests
     }
 
     [Fact]
-    public async Task Sessions_on_one_shared_model_run_concurrently_with_the_same_results()
+    public async Task Concurrent_sessions_are_batched_and_get_the_same_results_as_alone()
     {
         using var generator = Demo();
         var p = new SamplingParameters { Temperature = 0.8f, TopK = 20, Seed = 3, MaxTokens = 40 };
@@ -91,8 +91,10 @@ public class GenerationTests
         }
         var sequential = new List<int[]>();
         foreach (var prompt in prompts) sequential.Add(await Run(prompt));
+        Assert.Equal(1, generator.Scheduler.PeakBatchSequences);   // one at a time so far
         var concurrent = await Task.WhenAll(prompts.Select(prompt => Task.Run(() => Run(prompt))));
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(sequential[i], concurrent[i]);
+        Assert.True(generator.Scheduler.PeakBatchSequences >= 2, "concurrent sessions should have shared engine steps");
     }
 
     [Fact]
