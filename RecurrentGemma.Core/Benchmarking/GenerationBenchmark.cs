@@ -27,6 +27,9 @@ public sealed record GenerationBenchmarkResult
     public required long RssGrowthDuringDecodeBytes { get; init; }
     public required long StateBytesPerSequence { get; init; }
     public required long WeightBytes { get; init; }
+    /// <summary>Seconds from the first decode step to token 128, 256, 512, ... (and the last): the model card's latency table.
+    /// Constant-size state means they grow linearly in the token count.</summary>
+    public required IReadOnlyList<(int Tokens, double Seconds)> DecodeMilestones { get; init; }
 
     public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
     public double DecodeTokensPerSecond => GenTokens / DecodeSeconds;
@@ -56,6 +59,15 @@ public sealed record GenerationBenchmarkResult
         json.WriteNumber("rss_growth_during_decode_bytes", RssGrowthDuringDecodeBytes);
         json.WriteNumber("state_bytes_per_sequence", StateBytesPerSequence);
         json.WriteNumber("weight_bytes", WeightBytes);
+        json.WriteStartArray("decode_milestones");
+        foreach (var (tokens, seconds) in DecodeMilestones)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("tokens", tokens);
+            json.WriteNumber("seconds", Math.Round(seconds, 4));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
     }
 }
@@ -103,6 +115,8 @@ public static class GenerationBenchmark
         BatchEntry[] step = [new BatchEntry(state, next)];
         long rssFirst = 0;
         int settled = genTokens / 10;   // let JIT tiering and first-touch pages settle before the baseline
+        var milestones = new List<(int, double)>();
+        int nextMilestone = 128;
         t0 = Stopwatch.GetTimestamp();
         for (int i = 0; i < genTokens; i++)
         {
@@ -110,6 +124,11 @@ public static class GenerationBenchmark
             pass.Run(step, logits);
             token = Reductions.ArgMax(logits);
             if (i == settled) rssFirst = ProcessMemory.CurrentRssBytes;
+            if (i + 1 == nextMilestone || i + 1 == genTokens)
+            {
+                milestones.Add((i + 1, Stopwatch.GetElapsedTime(t0).TotalSeconds));
+                if (i + 1 == nextMilestone) nextMilestone *= 2;
+            }
         }
         double decode = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         long rssLast = ProcessMemory.CurrentRssBytes, peakRss = ProcessMemory.PeakRssBytes;
@@ -134,6 +153,7 @@ public static class GenerationBenchmark
             PrefillFlops = ModelCost.PrefillFlops(c, promptTokens),
             PeakRssBytes = peakRss,
             RssGrowthDuringDecodeBytes = rssLast - rssFirst,
+            DecodeMilestones = milestones,
             StateBytesPerSequence = SequenceState.BytesFor(c),
             WeightBytes = model.Weights.MatrixBytes,
         };

@@ -33,6 +33,8 @@ public class CliBenchTests
         Assert.Equal(5, r.GetProperty("gen_tokens").GetInt32());
         foreach (var positive in new[] { "prefill_tok_s", "decode_tok_s", "ttft_s", "bandwidth_gb_s", "fma_gflop_s", "prefill_roofline", "decode_roofline", "peak_rss_bytes" })
             Assert.True(r.GetProperty(positive).GetDouble() > 0, positive);
+        var milestones = r.GetProperty("decode_milestones").EnumerateArray().ToArray();
+        Assert.Equal(5, milestones.Last().GetProperty("tokens").GetInt32());   // fewer than 128 tokens: only the last
         using var model = RecurrentGemmaModel.Open("random:" + config, 1);
         Assert.Equal(SequenceState.BytesFor(model.Config), r.GetProperty("state_bytes_per_sequence").GetInt64());
         Assert.Equal(model.Weights.MatrixBytes, r.GetProperty("weight_bytes").GetInt64());
