@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Kernels;
@@ -63,34 +66,105 @@ public static class SlidingWindowAttention
             int stride = _window + 1, qWidth = _heads * _headDim, t = _startPos + i;
             int first = Math.Max(0, t - _window), keys = t - first + 1;
             var scores = t_scores is { } s && s.Length >= _heads * stride ? s : t_scores = new float[_heads * stride];
-            var q = new ReadOnlySpan<float>(_q + (long)i * qWidth, qWidth);
-            var chunkK = new ReadOnlySpan<float>(_k, _rows * _headDim);
-            var chunkV = new ReadOnlySpan<float>(_v, _rows * _headDim);
-            var ringK = new ReadOnlySpan<float>(_ringK, _window * _headDim);
-            var ringV = new ReadOnlySpan<float>(_ringV, _window * _headDim);
+            float* q = _q + (long)i * qWidth;
             float scale = 1f / MathF.Sqrt(_headDim);
-            for (int j = 0; j < keys; j++)
+            fixed (float* sc = scores)
             {
-                var kRow = KeyRow(chunkK, ringK, first + j, _startPos, _window, _headDim);
-                for (int h = h0; h < h1; h++)
-                    scores[h * stride + j] = Reductions.Dot(q.Slice(h * _headDim, _headDim), kRow, _width) * scale;
+                switch (_width)
+                {
+                    case SimdWidth.Vector512: Attend<Vector512<float>, Lanes512>(q, sc, stride, first, keys, h0, h1, scale, i); break;
+                    case SimdWidth.Vector256: Attend<Vector256<float>, Lanes256>(q, sc, stride, first, keys, h0, h1, scale, i); break;
+                    case SimdWidth.Vector128: Attend<Vector128<float>, Lanes128>(q, sc, stride, first, keys, h0, h1, scale, i); break;
+                    default: Attend<float, LanesScalar>(q, sc, stride, first, keys, h0, h1, scale, i); break;
+                }
             }
-            for (int h = h0; h < h1; h++) Softmax.InPlace(scores.AsSpan(h * stride, keys), _width);
-            var outRow = new Span<float>(_out + (long)i * qWidth + h0 * _headDim, (h1 - h0) * _headDim);
-            outRow.Clear();
-            for (int j = 0; j < keys; j++)
+        }
+
+        float* KeyRow(float* chunk, float* ring, int position) =>
+            position >= _startPos ? chunk + (long)(position - _startPos) * _headDim : ring + (long)(position % _window) * _headDim;
+
+        /// <summary>
+        /// Keys and values go in blocks of four: each block's K (then V) rows are loaded once for all the item's heads, and
+        /// four independent dot products (four accumulators into one output row) keep the FMA units busy.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        void Attend<TV, TL>(float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, int row)
+            where TV : struct where TL : struct, IBf16Lanes<TV>
+        {
+            int d = _headDim;
+            for (int j = 0; j < keys; j += 4)
             {
-                var vRow = KeyRow(chunkV, ringV, first + j, _startPos, _window, _headDim);
+                int n = Math.Min(4, keys - j);
+                float* k0 = KeyRow(_k, _ringK, first + j);
+                float* k1 = n > 1 ? KeyRow(_k, _ringK, first + j + 1) : k0;
+                float* k2 = n > 2 ? KeyRow(_k, _ringK, first + j + 2) : k0;
+                float* k3 = n > 3 ? KeyRow(_k, _ringK, first + j + 3) : k0;
                 for (int h = h0; h < h1; h++)
-                    Reductions.Axpy(scores[h * stride + j], vRow, outRow.Slice((h - h0) * _headDim, _headDim), _width);
+                {
+                    Dot4<TV, TL>(q + h * d, k0, k1, k2, k3, d, out float s0, out float s1, out float s2, out float s3);
+                    float* sh = scores + h * stride + j;
+                    sh[0] = s0 * scale;
+                    if (n > 1) sh[1] = s1 * scale;
+                    if (n > 2) sh[2] = s2 * scale;
+                    if (n > 3) sh[3] = s3 * scale;
+                }
+            }
+            for (int h = h0; h < h1; h++) Softmax.InPlace(new Span<float>(scores + h * stride, keys), _width);
+            float* output = _out + (long)row * _heads * d;
+            new Span<float>(output + h0 * d, (h1 - h0) * d).Clear();
+            for (int j = 0; j < keys; j += 4)
+            {
+                int n = Math.Min(4, keys - j);
+                float* v0 = KeyRow(_v, _ringV, first + j);
+                float* v1 = n > 1 ? KeyRow(_v, _ringV, first + j + 1) : v0;
+                float* v2 = n > 2 ? KeyRow(_v, _ringV, first + j + 2) : v0;
+                float* v3 = n > 3 ? KeyRow(_v, _ringV, first + j + 3) : v0;
+                for (int h = h0; h < h1; h++)
+                {
+                    float* p = scores + h * stride + j;
+                    Axpy4<TV, TL>(p[0], n > 1 ? p[1] : 0f, n > 2 ? p[2] : 0f, n > 3 ? p[3] : 0f, v0, v1, v2, v3, output + h * d, d);
+                }
             }
         }
     }
 
-    static ReadOnlySpan<float> KeyRow(ReadOnlySpan<float> chunk, ReadOnlySpan<float> ring, int position, int startPos, int window, int headDim) =>
-        position >= startPos
-            ? chunk.Slice((position - startPos) * headDim, headDim)
-            : ring.Slice(position % window * headDim, headDim);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Dot4<TV, TL>(float* q, float* k0, float* k1, float* k2, float* k3, int n, out float s0, out float s1, out float s2, out float s3)
+        where TV : struct where TL : struct, IBf16Lanes<TV>
+    {
+        TV a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + TL.Count <= n; i += TL.Count)
+        {
+            TV qv = TL.Load(q + i);
+            a0 = TL.FusedMultiplyAdd(qv, TL.Load(k0 + i), a0);
+            a1 = TL.FusedMultiplyAdd(qv, TL.Load(k1 + i), a1);
+            a2 = TL.FusedMultiplyAdd(qv, TL.Load(k2 + i), a2);
+            a3 = TL.FusedMultiplyAdd(qv, TL.Load(k3 + i), a3);
+        }
+        s0 = TL.Sum(a0); s1 = TL.Sum(a1); s2 = TL.Sum(a2); s3 = TL.Sum(a3);
+        for (; i < n; i++)
+        {
+            s0 += q[i] * k0[i]; s1 += q[i] * k1[i]; s2 += q[i] * k2[i]; s3 += q[i] * k3[i];
+        }
+    }
+
+    /// <summary>y += p0 v0 + p1 v1 + p2 v2 + p3 v3 (a zero weight adds nothing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Axpy4<TV, TL>(float p0, float p1, float p2, float p3, float* v0, float* v1, float* v2, float* v3, float* y, int n)
+        where TV : struct where TL : struct, IBf16Lanes<TV>
+    {
+        TV b0 = TL.Broadcast(p0), b1 = TL.Broadcast(p1), b2 = TL.Broadcast(p2), b3 = TL.Broadcast(p3);
+        int i = 0;
+        for (; i + TL.Count <= n; i += TL.Count)
+        {
+            TV acc = TL.FusedMultiplyAdd(b0, TL.Load(v0 + i), TL.Load(y + i));
+            acc = TL.FusedMultiplyAdd(b1, TL.Load(v1 + i), acc);
+            acc = TL.FusedMultiplyAdd(b2, TL.Load(v2 + i), acc);
+            TL.Store(TL.FusedMultiplyAdd(b3, TL.Load(v3 + i), acc), y + i);
+        }
+        for (; i < n; i++) y[i] += p0 * v0[i] + p1 * v1[i] + p2 * v2[i] + p3 * v3[i];
+    }
 
     /// <summary>Writes the chunk's last (up to window) K/V rows into the ring at slot position mod window. Call after <see cref="Forward"/>.</summary>
     public static void AppendToRing(ReadOnlySpan<float> k, ReadOnlySpan<float> v, int rows, int startPos, int window, int headDim, Span<float> ringK, Span<float> ringV)

@@ -18,6 +18,7 @@ internal unsafe interface IBf16Lanes<TV> where TV : struct
     static abstract void StorePlusBias(TV acc, float* bias, float* destination);
     static abstract float Sum(TV v);
     static abstract TV Load(float* source);
+    static abstract void Store(TV v, float* destination);
 }
 
 internal unsafe struct Lanes512 : IBf16Lanes<Vector512<float>>
@@ -46,6 +47,9 @@ internal unsafe struct Lanes512 : IBf16Lanes<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(float* source) => Vector512.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> v, float* destination) => v.Store(destination);
 }
 
 internal unsafe struct Lanes256 : IBf16Lanes<Vector256<float>>
@@ -74,6 +78,9 @@ internal unsafe struct Lanes256 : IBf16Lanes<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load(float* source) => Vector256.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<float> v, float* destination) => v.Store(destination);
 }
 
 internal unsafe struct Lanes128 : IBf16Lanes<Vector128<float>>
@@ -102,6 +109,9 @@ internal unsafe struct Lanes128 : IBf16Lanes<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load(float* source) => Vector128.Load(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> v, float* destination) => v.Store(destination);
 }
 
 /// <summary>One lane: the portable path, and the arithmetic every vector path reproduces exactly.</summary>
@@ -130,6 +140,9 @@ internal unsafe struct LanesScalar : IBf16Lanes<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load(float* source) => *source;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float v, float* destination) => *destination = v;
 }
 
 /// <summary>A compile-time row count for the tile (1..8), so the JIT drops the unused accumulators.</summary>
