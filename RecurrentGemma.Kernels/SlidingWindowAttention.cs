@@ -36,7 +36,7 @@ public static class SlidingWindowAttention
         var job = t_job ??= new Job();
         fixed (float* qp = q, kp = k, vp = v, rkp = ringK, rvp = ringV, op = output)
         {
-            job.Set(qp, kp, vp, rkp, rvp, op, rows, startPos, window, heads, headDim, (heads + groups - 1) / groups, width);
+            job.Set(qp, kp, vp, rkp, rvp, op, startPos, window, heads, headDim, (heads + groups - 1) / groups, width);
             int items = rows * groups;
             if (pool is null) for (int i = 0; i < items; i++) job.Execute(i);
             else pool.Run(job, items);
@@ -49,14 +49,14 @@ public static class SlidingWindowAttention
     {
         [ThreadStatic] static float[]? t_scores;
         float* _q, _k, _v, _ringK, _ringV, _out;
-        int _rows, _startPos, _window, _heads, _headDim, _headsPerItem;
+        int _startPos, _window, _heads, _headDim, _headsPerItem;
         SimdWidth _width;
 
         public void Set(float* q, float* k, float* v, float* ringK, float* ringV, float* output,
-            int rows, int startPos, int window, int heads, int headDim, int headsPerItem, SimdWidth width)
+            int startPos, int window, int heads, int headDim, int headsPerItem, SimdWidth width)
         {
             _q = q; _k = k; _v = v; _ringK = ringK; _ringV = ringV; _out = output;
-            (_rows, _startPos, _window, _heads, _headDim, _headsPerItem, _width) = (rows, startPos, window, heads, headDim, headsPerItem, width);
+            (_startPos, _window, _heads, _headDim, _headsPerItem, _width) = (startPos, window, heads, headDim, headsPerItem, width);
         }
 
         public void Execute(int item)
@@ -83,6 +83,15 @@ public static class SlidingWindowAttention
         float* KeyRow(float* chunk, float* ring, int position) =>
             position >= _startPos ? chunk + (long)(position - _startPos) * _headDim : ring + (long)(position % _window) * _headDim;
 
+        /// <summary>The K (or V) rows of positions p..p+n-1 (n <= 4); missing ones repeat the first (their weight is zero).</summary>
+        void Rows4(float* chunk, float* ring, int p, int n, out float* r0, out float* r1, out float* r2, out float* r3)
+        {
+            r0 = KeyRow(chunk, ring, p);
+            r1 = n > 1 ? KeyRow(chunk, ring, p + 1) : r0;
+            r2 = n > 2 ? KeyRow(chunk, ring, p + 2) : r0;
+            r3 = n > 3 ? KeyRow(chunk, ring, p + 3) : r0;
+        }
+
         /// <summary>
         /// Keys and values go in blocks of four: each block's K (then V) rows are loaded once for all the item's heads, and
         /// four independent dot products (four accumulators into one output row) keep the FMA units busy.
@@ -95,10 +104,7 @@ public static class SlidingWindowAttention
             for (int j = 0; j < keys; j += 4)
             {
                 int n = Math.Min(4, keys - j);
-                float* k0 = KeyRow(_k, _ringK, first + j);
-                float* k1 = n > 1 ? KeyRow(_k, _ringK, first + j + 1) : k0;
-                float* k2 = n > 2 ? KeyRow(_k, _ringK, first + j + 2) : k0;
-                float* k3 = n > 3 ? KeyRow(_k, _ringK, first + j + 3) : k0;
+                Rows4(_k, _ringK, first + j, n, out var k0, out var k1, out var k2, out var k3);
                 for (int h = h0; h < h1; h++)
                 {
                     Dot4<TV, TL>(q + h * d, k0, k1, k2, k3, d, out float s0, out float s1, out float s2, out float s3);
@@ -115,10 +121,7 @@ public static class SlidingWindowAttention
             for (int j = 0; j < keys; j += 4)
             {
                 int n = Math.Min(4, keys - j);
-                float* v0 = KeyRow(_v, _ringV, first + j);
-                float* v1 = n > 1 ? KeyRow(_v, _ringV, first + j + 1) : v0;
-                float* v2 = n > 2 ? KeyRow(_v, _ringV, first + j + 2) : v0;
-                float* v3 = n > 3 ? KeyRow(_v, _ringV, first + j + 3) : v0;
+                Rows4(_v, _ringV, first + j, n, out var v0, out var v1, out var v2, out var v3);
                 for (int h = h0; h < h1; h++)
                 {
                     float* p = scores + h * stride + j;
