@@ -123,31 +123,6 @@ public static class Reductions
         return max;
     }
 
-    /// <summary>y += a * x.</summary>
-    public static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y, SimdWidth width)
-    {
-        if (y.Length < x.Length) throw new ArgumentException("output shorter than input", nameof(y));
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        nuint n = (nuint)x.Length, i = 0;
-        if (width >= SimdWidth.Vector512)
-        {
-            var av = Vector512.Create(a);
-            for (; i + 16 <= n; i += 16) Vector512.FusedMultiplyAdd(av, Vector512.LoadUnsafe(ref xr, i), Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        }
-        if (width >= SimdWidth.Vector256)
-        {
-            var av = Vector256.Create(a);
-            for (; i + 8 <= n; i += 8) Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref xr, i), Vector256.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        }
-        if (width >= SimdWidth.Vector128)
-        {
-            var av = Vector128.Create(a);
-            for (; i + 4 <= n; i += 4) Vector128.FusedMultiplyAdd(av, Vector128.LoadUnsafe(ref xr, i), Vector128.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        }
-        for (; i < n; i++) y[(int)i] += a * x[(int)i];
-    }
-
     /// <summary>Sum of the elements that are >= threshold (top-p's "mass kept by this cut").</summary>
     public static float SumAtLeast(ReadOnlySpan<float> x, float threshold, SimdWidth width)
     {

@@ -17,10 +17,10 @@ public static class TokenIdList
         return ids;
     }
 
-    public static void CheckVocabulary(ReadOnlySpan<int> ids, int vocabSize, string option)
+    public static void CheckVocabulary(ReadOnlySpan<int> ids, int vocabSize, string option, string owner = "model's")
     {
         for (int i = 0; i < ids.Length; i++)
             if (ids[i] >= vocabSize)
-                throw new UsageException($"{option}: token id {ids[i]} (item {i + 1}) is outside the model's vocabulary [0, {vocabSize})");
+                throw new UsageException($"{option}: token id {ids[i]} (item {i + 1}) is outside the {owner} vocabulary [0, {vocabSize})");
     }
 }

@@ -57,7 +57,7 @@ public static class TokenizeCommands
             string raw = PromptText.Read(parse.GetValue(ids)!, stdin).Trim();
             int[] parsed = TokenIdList.Parse(raw, "ids");
             var t = Load(parse.GetValue(tokenizer));
-            TokenIdList.CheckVocabulary(parsed, t.VocabularySize, "ids");
+            TokenIdList.CheckVocabulary(parsed, t.VocabularySize, "ids", "tokenizer's");
             stdout.WriteLine(t.Decode(parsed));
             return 0;
         });

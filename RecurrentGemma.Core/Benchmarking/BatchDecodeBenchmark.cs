@@ -26,9 +26,7 @@ public static class BatchDecodeBenchmark
         int maxBatch = 0;
         foreach (int b in batches) maxBatch = Math.Max(maxBatch, b);
         var pass = model.CreateForwardPass(Math.Min(256, Math.Max(maxBatch, Math.Min(promptTokens, 256))));
-        var prompt = new int[promptTokens];
-        var rng = new Random(12345);
-        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(Math.Min(3, c.VocabSize - 1), c.VocabSize);
+        int[] prompt = GenerationBenchmark.RandomPrompt(c, promptTokens);
         var prefilled = model.CreateState();
         var logits = new float[maxBatch * c.VocabSize];
         progress?.Invoke($"prefill {promptTokens} tokens (shared by every sequence)");

@@ -79,6 +79,15 @@ public sealed record GenerationBenchmarkResult
 /// </summary>
 public static class GenerationBenchmark
 {
+    /// <summary>Deterministic random token ids (past the special ids) for a benchmark prompt.</summary>
+    internal static int[] RandomPrompt(Config.ModelConfig c, int tokens)
+    {
+        var prompt = new int[tokens];
+        var rng = new Random(12345);
+        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(Math.Min(3, c.VocabSize - 1), c.VocabSize);
+        return prompt;
+    }
+
     /// <summary>This machine's read bandwidth (GB/s) and f32 FMA peak (GFLOP/s) on the model's threads.</summary>
     public static (double BandwidthGBs, double FmaGflops) MeasureLimits(RecurrentGemmaModel model) =>
         (MachineLimits.MeasureReadBandwidth(model.Pool), MachineLimits.MeasureFmaPeak(model.Pool));
@@ -92,9 +101,7 @@ public static class GenerationBenchmark
         double bandwidth = MachineLimits.MeasureReadBandwidth(model.Pool), fma = MachineLimits.MeasureFmaPeak(model.Pool);
         ProcessMemory.ResetPeak();   // the probe's buffer is freed; count only the engine
 
-        var prompt = new int[promptTokens];
-        var rng = new Random(12345);
-        for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(Math.Min(3, c.VocabSize - 1), c.VocabSize);
+        int[] prompt = RandomPrompt(c, promptTokens);
         var pass = model.CreateForwardPass();
         var state = model.CreateState();
         var logits = new float[c.VocabSize];

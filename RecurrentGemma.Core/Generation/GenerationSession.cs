@@ -85,7 +85,8 @@ public sealed class GenerationSession
     /// Feeds the prompt ids, then samples up to MaxTokens tokens, stopping at &lt;eos&gt;, &lt;end_of_turn&gt; or a stop string
     /// (none of which is emitted or fed). Each item is a token and the text it completes; a last item with id
     /// <see cref="NoToken"/> carries text held back to the end. <see cref="LastUsage"/> has the counts and speeds.
-    /// Cancellation ends the stream (no exception); the session keeps every token it generated.
+    /// Cancellation ends the stream (no exception) and the usage says Cancelled; the session keeps every token the
+    /// engine generated (its state includes them), which may be a few more than were yielded.
     /// </summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingParameters parameters,
         [EnumeratorCancellation] CancellationToken cancellation = default)
@@ -94,12 +95,15 @@ public sealed class GenerationSession
         if (promptIds.Length > _generator.MaxPromptTokens)
             throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
         var handle = _generator.Scheduler.Submit(_link, promptIds, parameters, cancellation);
+        bool cancelled = false;
         await foreach (var token in handle.Tokens())
         {
-            if (cancellation.IsCancellationRequested) break;   // the engine sees it at its next step; stop yielding now
+            // The engine sees the cancellation at its next step and may have run ahead of this reader; stop yielding now.
+            if (cancelled = cancellation.IsCancellationRequested) break;
             yield return token;
         }
-        LastUsage = await handle.Completion;
+        var usage = await handle.Completion;
+        LastUsage = cancelled ? usage with { StopReason = StopReason.Cancelled } : usage;
     }
 
     /// <summary>The same stream as text pieces only (what a chat UI prints).</summary>

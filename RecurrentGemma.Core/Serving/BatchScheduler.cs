@@ -156,7 +156,11 @@ public sealed class BatchScheduler : IDisposable
                 }
                 _running.Add(seq);
                 // A session continuing from its last logits samples before any forward step.
-                if (seq.Prompt.Length == 0) Sample(seq, seq.Session!.Logits);
+                if (seq.Prompt.Length == 0)
+                {
+                    seq.Session!.Logits.CopyTo(_scratch, 0);   // sampling modifies the logits; the session's copy must stay
+                    Sample(seq, _scratch);
+                }
             }
             _running.RemoveAll(s => !s.Active);
         }
@@ -214,11 +218,10 @@ public sealed class BatchScheduler : IDisposable
         _running.RemoveAll(s => !s.Active);
     }
 
-    /// <summary>Picks the sequence's next token from a copy of the logits (a session's buffer must stay as it is).</summary>
-    void Sample(Sequence seq, ReadOnlySpan<float> logits)
+    /// <summary>Picks the sequence's next token; <paramref name="logits"/> is used up (penalties and cuts work in place).</summary>
+    void Sample(Sequence seq, Span<float> logits)
     {
-        logits.CopyTo(_scratch);
-        if (!seq.Selector.Next(_scratch, CollectionsMarshal.AsSpan(seq.History), seq.Cancellation.IsCancellationRequested, out var token))
+        if (!seq.Selector.Next(logits, CollectionsMarshal.AsSpan(seq.History), seq.Cancellation.IsCancellationRequested, out var token))
         {
             Finish(seq, seq.Selector.Stopped!.Value);
             return;

@@ -338,10 +338,7 @@ public static unsafe class MatMulBf16
     static void StoreQuadRow<TV, TL>(TV a, TV b, TV c, TV d, TV e, TV f, TV g, TV h, float* bias, float* y, int loCol)
         where TV : struct where TL : struct, IBf16Lanes<TV>
     {
-        int hiCol = 16 + loCol;
-        TL.StorePlusBias(a, bias + loCol, y + loCol); TL.StorePlusBias(b, bias + hiCol, y + hiCol);
-        TL.StorePlusBias(c, bias + 32 + loCol, y + 32 + loCol); TL.StorePlusBias(d, bias + 32 + hiCol, y + 32 + hiCol);
-        TL.StorePlusBias(e, bias + 64 + loCol, y + 64 + loCol); TL.StorePlusBias(f, bias + 64 + hiCol, y + 64 + hiCol);
-        TL.StorePlusBias(g, bias + 96 + loCol, y + 96 + loCol); TL.StorePlusBias(h, bias + 96 + hiCol, y + 96 + hiCol);
+        StorePairRow<TV, TL>(a, b, c, d, bias, y, loCol);
+        StorePairRow<TV, TL>(e, f, g, h, bias + 2 * PanelWidth, y + 2 * PanelWidth, loCol);
     }
 }

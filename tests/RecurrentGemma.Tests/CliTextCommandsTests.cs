@@ -77,7 +77,7 @@ public class CliTextCommandsTests
 
     [Theory]
     [InlineData("5,abc", "item 2 'abc' is not a token id")]
-    [InlineData("5,2048", "token id 2048 (item 2) is outside")]
+    [InlineData("5,2048", "token id 2048 (item 2) is outside the tokenizer's vocabulary [0, 2048)")]
     public void Detokenize_refuses_bad_ids(string ids, string message)
     {
         var (code, _, stderr) = Run("", "detokenize", ids);
