@@ -21,13 +21,8 @@ internal static class BatchBench
         {
             JsonOutput.WriteLine(stdout, w =>
             {
-                w.WriteStartObject();
-                w.WriteString("model", model.Source);
-                w.WriteNumber("threads", model.Threads);
-                w.WriteNumber("prompt_tokens", prompt);
+                WriteRunFields(w, model, prompt, bandwidth, fma);
                 w.WriteNumber("gen_tokens", gen);
-                w.WriteNumber("bandwidth_gb_s", Math.Round(bandwidth, 2));
-                w.WriteNumber("fma_gflop_s", Math.Round(fma, 1));
                 w.WriteNumber("state_bytes_per_sequence", state);
                 w.WriteNumber("weight_bytes", weights);
                 w.WriteStartArray("batches");
@@ -70,5 +65,59 @@ internal static class BatchBench
             $"Resident memory while generating (batch {sizes[0]})", "tokens generated", "RSS (MB)",
             [.. memory.Select(m => ((double)m.TokensGenerated, m.RssBytes / 1e6))]))));
         stderr.WriteLine($"rgemma bench: wrote {plot}-throughput.svg and {plot}-memory.svg");
+    }
+
+    public static void RunAtDepths(RecurrentGemmaModel model, int[] sizes, int prompt, int[] depths, int steps, bool asJson, string? plot,
+        TextWriter stdout, TextWriter stderr)
+    {
+        Action<string>? say = asJson ? null : m => stderr.WriteLine($"rgemma bench: {m}");
+        say?.Invoke("probing memory bandwidth and FMA peak");
+        var (bandwidth, fma) = GenerationBenchmark.MeasureLimits(model);
+        var points = BatchDecodeBenchmark.RunAtDepths(model, sizes, prompt, depths, steps, bandwidth, fma, say);
+        if (asJson)
+        {
+            JsonOutput.WriteLine(stdout, w =>
+            {
+                WriteRunFields(w, model, prompt, bandwidth, fma);
+                w.WriteNumber("steps_per_point", steps);
+                w.WriteStartArray("depths");
+                foreach (var p in points)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("generated_tokens", p.Depth);
+                    w.WriteNumber("batch", p.Batch);
+                    w.WriteNumber("decode_tok_s", Math.Round(p.DecodeTokensPerSecond, 3));
+                    w.WriteNumber("decode_roofline", Math.Round(p.Roofline, 4));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+        }
+        else
+        {
+            stdout.WriteLine($"model {model.Source}, {model.Threads} threads; prompt {prompt}; aggregate decode tok/s over {steps} steps once every sequence has generated N tokens");
+            stdout.WriteLine($"machine read bandwidth {bandwidth:F1} GB/s, FMA peak {fma:F0} GFLOP/s");
+            stdout.WriteLine("generated " + string.Concat(sizes.Select(b => $"{"batch " + b,18}")));
+            foreach (int depth in depths)
+                stdout.WriteLine($"{depth,9} " + string.Concat(points.Where(p => p.Depth == depth).Select(p => $"{p.DecodeTokensPerSecond,10:F2} ({p.Roofline,5:P0})")));
+        }
+        if (plot is null) return;
+        AtomicFile.Write(plot + "-depths.svg", s => s.Write(Encoding.UTF8.GetBytes(SvgChart.Lines(
+            $"Decode throughput as sequences grow ({model.Source}, prompt {prompt})", "tokens generated", "tokens/s (all sequences)",
+            [.. sizes.Select(b => new ChartSeries($"batch {b}", [.. points.Where(p => p.Batch == b).Select(p => ((double)p.Depth, p.DecodeTokensPerSecond))]))],
+            logX: true))));
+        stderr.WriteLine($"rgemma bench: wrote {plot}-depths.svg");
+    }
+
+    /// <summary>Opens the JSON object with what every batch report starts with: the model, threads, prompt and machine limits.</summary>
+    static void WriteRunFields(System.Text.Json.Utf8JsonWriter w, RecurrentGemmaModel model, int prompt, double bandwidth, double fma)
+    {
+        w.WriteStartObject();
+        w.WriteString("model", model.Source);
+        w.WriteNumber("threads", model.Threads);
+        w.WriteNumber("prompt_tokens", prompt);
+        w.WriteNumber("bandwidth_gb_s", Math.Round(bandwidth, 2));
+        w.WriteNumber("fma_gflop_s", Math.Round(fma, 1));
     }
 }

@@ -16,8 +16,12 @@ public static class BenchCommand
         var gen = new Option<int>("--gen") { Description = "tokens to decode greedily after the prompt", DefaultValueFactory = _ => 128 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of the table" };
         var batch = new Option<string?>("--batch") { Description = "batch sizes for aggregate decode throughput, comma-separated (e.g. 1,4,16,64,256)" };
-        var plot = new Option<string?>("--plot") { Description = "with --batch: write PREFIX-throughput.svg and PREFIX-memory.svg" };
-        var command = new Command("bench", "Measure prefill and decode throughput against this machine's bandwidth and FMA rooflines") { prompt, gen, json, batch, plot };
+        var plot = new Option<string?>("--plot") { Description = "with --batch: write PREFIX-throughput.svg and PREFIX-memory.svg (with --depths: PREFIX-depths.svg)" };
+        var depths = new Option<string?>("--depths")
+        {
+            Description = "with --batch: throughput as sequences grow — at each of these generated-token counts (e.g. 128,512,8192), fork one sequence to every batch size and time --gen decode steps",
+        };
+        var command = new Command("bench", "Measure prefill and decode throughput against this machine's bandwidth and FMA rooflines") { prompt, gen, json, batch, plot, depths };
         model.AddTo(command);
         command.SetAction(parse =>
         {
@@ -30,10 +34,20 @@ public static class BenchCommand
                 int[] sizes = TokenIdList.Parse(batchList, "--batch");
                 if (sizes.Any(b => b < 1)) throw new UsageException("--batch: batch sizes must be at least 1");
                 using var batchModel = model.Open(parse);
+                if (parse.GetValue(depths) is { } depthList)
+                {
+                    int[] lengths = TokenIdList.Parse(depthList, "--depths");
+                    if (lengths.Any(d => d < 1)) throw new UsageException("--depths: generated-token counts must be at least 1");
+                    for (int i = 1; i < lengths.Length; i++)
+                        if (lengths[i] <= lengths[i - 1]) throw new UsageException("--depths: counts must be increasing");
+                    BatchBench.RunAtDepths(batchModel, sizes, promptTokens, lengths, genTokens, asJson, parse.GetValue(plot), stdout, stderr);
+                    return 0;
+                }
                 BatchBench.Run(batchModel, sizes, promptTokens, genTokens, asJson, parse.GetValue(plot), stdout, stderr);
                 return 0;
             }
             if (parse.GetValue(plot) is not null) throw new UsageException("--plot needs --batch");
+            if (parse.GetValue(depths) is not null) throw new UsageException("--depths needs --batch");
             using var loaded = model.Open(parse);
             var result = GenerationBenchmark.Run(loaded, promptTokens, genTokens, asJson ? null : m => stderr.WriteLine($"rgemma bench: {m}"));
             if (asJson) WriteJson(result, stdout);

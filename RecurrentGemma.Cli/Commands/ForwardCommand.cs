@@ -8,33 +8,54 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>
 /// rgemma forward: the parity tool. Prefill the ids, then N greedy decode steps; writes prefill_logits [T,V],
 /// generated_ids [N] and decode_logits [N,V] (row i = logits after feeding generated_ids[i]) as float32/int64 safetensors,
-/// named like the golden reference files so any implementation can be compared tensor by tensor.
+/// named like the golden reference files so any implementation can be compared tensor by tensor. With --reference it
+/// takes the prompt and step count from a golden file and compares against it itself (what CI runs on every build
+/// kind: JIT, NativeAOT, arm64 under emulation).
 /// </summary>
 public static class ForwardCommand
 {
     public static Command Create(TextWriter stdout)
     {
         var model = new ModelOptions(demoDefault: false);
-        var ids = new Option<string>("--ids") { Description = "prompt token ids, comma-separated (e.g. 2,651,1234)", Required = true };
-        var generate = new Option<int>("--generate") { Description = "greedy decode steps after the prefill", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--out") { Description = "output .safetensors file (written atomically)", Required = true };
-        var command = new Command("forward", "Run a prefill and greedy decode steps; write logits and ids as safetensors for parity checks")
+        var ids = new Option<string?>("--ids") { Description = "prompt token ids, comma-separated (e.g. 2,651,1234); with --reference: its prompt_ids" };
+        var generate = new Option<int?>("--generate") { Description = "greedy decode steps after the prefill (default 0; with --reference: as many as it has)" };
+        var output = new Option<string?>("--out") { Description = "output .safetensors file (written atomically); optional with --reference" };
+        var reference = new Option<string?>("--reference")
         {
-            ids, generate, output,
+            Description = "golden .safetensors (prompt_ids, prefill_logits, generated_ids, decode_logits): compare against it; exit 1 on a mismatch",
+        };
+        var tolerance = new Option<float>("--tolerance") { Description = "max-abs logit difference allowed by --reference", DefaultValueFactory = _ => 5e-4f };
+        var command = new Command("forward", "Run a prefill and greedy decode steps; write logits and ids as safetensors, or check them against a reference")
+        {
+            ids, generate, output, reference, tolerance,
         };
         model.AddTo(command);
-        command.SetAction(parse => Execute(() => model.Open(parse), parse.GetValue(ids)!, parse.GetValue(generate), parse.GetValue(output)!, stdout));
+        command.SetAction(parse =>
+        {
+            string? referencePath = parse.GetValue(reference);
+            ForwardReference? golden = referencePath is null ? null : ForwardReference.Load(referencePath);
+            string idsText = parse.GetValue(ids) ?? (golden is null ? throw new UsageException("--ids is required (or --reference)") : string.Join(",", golden.PromptIds));
+            string? outPath = parse.GetValue(output);
+            if (outPath is null && golden is null) throw new UsageException("--out is required (or --reference)");
+            int steps = parse.GetValue(generate) ?? golden?.GeneratedIds.Length ?? 0;
+            float tol = parse.GetValue(tolerance);
+            if (!(tol >= 0)) throw new UsageException($"--tolerance: {tol} must be 0 or more");
+            return Execute(() => model.Open(parse), idsText, steps, outPath, golden, tol, stdout);
+        });
         return command;
     }
 
-    static int Execute(Func<RecurrentGemmaModel> openModel, string idsText, int generate, string outPath, TextWriter stdout)
+    static int Execute(Func<RecurrentGemmaModel> openModel, string idsText, int generate, string? outPath, ForwardReference? golden, float tolerance, TextWriter stdout)
     {
         int[] prompt = TokenIdList.Parse(idsText, "--ids");
         if (generate < 0) throw new UsageException($"--generate: {generate} must be 0 or more");
-        string outFull = Path.GetFullPath(outPath);
-        if (Directory.Exists(outFull)) throw new UsageException($"--out: {outPath} is a directory; expected a file path");
-        string? outDir = Path.GetDirectoryName(outFull);
-        if (outDir is null || !Directory.Exists(outDir)) throw new UsageException($"--out: directory {outDir} does not exist");
+        string? outFull = outPath is null ? null : Path.GetFullPath(outPath);
+        if (outFull is not null)
+        {
+            if (Directory.Exists(outFull)) throw new UsageException($"--out: {outPath} is a directory; expected a file path");
+            string? outDir = Path.GetDirectoryName(outFull);
+            if (outDir is null || !Directory.Exists(outDir)) throw new UsageException($"--out: directory {outDir} does not exist");
+        }
 
         using var loaded = openModel();
         int vocab = loaded.Config.VocabSize;
@@ -58,13 +79,16 @@ public static class ForwardCommand
             next = Reductions.ArgMax(row);
         }
 
-        new SafetensorsWriter()
-            .Add("prefill_logits", prefill, prompt.Length, vocab)
-            .Add("generated_ids", generated, generate)
-            .Add("decode_logits", decode, generate, vocab)
-            .Write(outFull);
-        stdout.WriteLine($"wrote {outPath}: prefill_logits [{prompt.Length}, {vocab}], generated_ids [{generate}], decode_logits [{generate}, {vocab}]");
+        if (outFull is not null)
+        {
+            new SafetensorsWriter()
+                .Add("prefill_logits", prefill, prompt.Length, vocab)
+                .Add("generated_ids", generated, generate)
+                .Add("decode_logits", decode, generate, vocab)
+                .Write(outFull);
+            stdout.WriteLine($"wrote {outPath}: prefill_logits [{prompt.Length}, {vocab}], generated_ids [{generate}], decode_logits [{generate}, {vocab}]");
+        }
         if (generate > 0) stdout.WriteLine($"generated_ids: {string.Join(",", generated)}");
-        return 0;
+        return golden is null ? 0 : golden.Compare(prefill, generated, decode, tolerance, stdout);
     }
 }

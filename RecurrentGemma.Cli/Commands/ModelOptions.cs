@@ -7,9 +7,6 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>The --model, --tokenizer and --threads options every model command shares, and opening what they name.</summary>
 public sealed class ModelOptions
 {
-    /// <summary>The built-in demo model's folder, beside the executable.</summary>
-    public static string DemoModelDirectory => Path.Combine(AppContext.BaseDirectory, "demo");
-
     public Option<string?> Model { get; }
 
     public Option<string?> Tokenizer { get; } = new("--tokenizer")
@@ -57,7 +54,7 @@ public sealed class ModelOptions
         if (!_demoDefault) throw new UsageException("--model is required");
         stderr?.WriteLine("rgemma: no --model given: using the built-in demo model (griffin-shakespeare, a 5M-parameter toy trained on Shakespeare). "
             + "For a real model: --model <directory with config.json, model*.safetensors and tokenizer.model>");
-        return DemoModelDirectory;
+        return DemoModel.Directory;
     }
 
     public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(ModelSpec(parse, null), ThreadCount(parse));

@@ -11,7 +11,7 @@ public static class TokenizeCommands
         Description = "tokenizer.model, or a model directory holding one (default: the built-in demo model's)",
     };
 
-    static GemmaTokenizer Load(string? path) => GemmaTokenizer.Load(path ?? ModelOptions.DemoModelDirectory);
+    static GemmaTokenizer Load(string? path) => GemmaTokenizer.Load(path ?? DemoModel.Directory);
 
     public static Command Tokenize(TextReader stdin, TextWriter stdout)
     {

@@ -41,10 +41,18 @@ public sealed class GenerationSession
     public void SaveSnapshot(string path) =>
         StateSnapshot.Save(path, _link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
 
+    /// <summary>The same snapshot as bytes, for callers that store it themselves (the C library's state save).</summary>
+    public byte[] SaveSnapshot() =>
+        StateSnapshot.Serialize(_link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
+
     /// <summary>Replaces this conversation with a saved one; generation then continues exactly as if it had never stopped.</summary>
-    public void LoadSnapshot(string path)
+    public void LoadSnapshot(string path) => Restore(StateSnapshot.Load(path, _link.State));
+
+    /// <summary>Replaces this conversation with one saved by <see cref="SaveSnapshot()"/>; <paramref name="source"/> names it in errors.</summary>
+    public void LoadSnapshot(ReadOnlySpan<byte> snapshot, string source = "snapshot") => Restore(StateSnapshot.Deserialize(snapshot, source, _link.State));
+
+    void Restore(SnapshotExtras extras)
     {
-        var extras = StateSnapshot.Load(path, _link.State);
         _link.History.Clear();
         _link.History.AddRange(extras.History);
         _link.HasLogits = extras.Logits is not null;

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.IO;
@@ -29,6 +28,13 @@ public static class StateSnapshot
 
     public static void Save(string path, SequenceState state, ReadOnlySpan<int> history, ReadOnlySpan<float> logits)
     {
+        byte[] bytes = Serialize(state, history, logits);
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>The snapshot as bytes (what <see cref="Save"/> writes), for callers that keep it in memory or their own storage.</summary>
+    public static byte[] Serialize(SequenceState state, ReadOnlySpan<int> history, ReadOnlySpan<float> logits)
+    {
         var body = new MemoryStream();
         var w = new BinaryWriter(body);
         w.Write(Magic);
@@ -43,23 +49,25 @@ public static class StateSnapshot
         w.Write(MemoryMarshal.AsBytes(logits));
         foreach (var array in state.Arrays()) w.Write(MemoryMarshal.AsBytes(array.AsSpan()));
         w.Flush();
-        byte[] hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
-        AtomicFile.Write(path, stream =>
-        {
-            stream.Write(body.GetBuffer(), 0, (int)body.Length);
-            stream.Write(hash);
-        });
+        w.Write(Sha256.Hash(body.GetBuffer().AsSpan(0, (int)body.Length)));
+        return body.ToArray();
     }
 
     /// <summary>Restores <paramref name="into"/> from the file; refuses other versions, other model shapes, and any damage.</summary>
     public static SnapshotExtras Load(string path, SequenceState into)
     {
         if (!File.Exists(path)) throw new SnapshotException($"snapshot {path} does not exist");
-        byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        return Deserialize(File.ReadAllBytes(path), path, into);
+    }
+
+    /// <summary>Restores <paramref name="into"/> from snapshot bytes; <paramref name="source"/> names them in errors.</summary>
+    public static SnapshotExtras Deserialize(ReadOnlySpan<byte> bytes, string source, SequenceState into)
+    {
+        string path = source;
+        if (bytes.Length < Magic.Length + 4 + 32 || !bytes[..Magic.Length].SequenceEqual(Magic))
             throw new SnapshotException($"{path}: not a RecurrentGemma state snapshot");
-        var body = bytes.AsSpan(0, bytes.Length - 32);
-        if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+        var body = bytes[..^32];
+        if (!Sha256.Hash(body).AsSpan().SequenceEqual(bytes[^32..]))
             throw new SnapshotException($"{path}: checksum mismatch (the file is truncated or corrupt)");
         var r = new Reader(body, path, Magic.Length);
         uint version = r.UInt32();

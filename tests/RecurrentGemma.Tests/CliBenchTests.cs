@@ -76,9 +76,37 @@ public class CliBenchTests
         }
     }
 
+    [Fact]
+    public void Depth_bench_reports_every_length_and_batch_and_plots_one_line_per_batch()
+    {
+        string plot = Path.Combine(TestData.NewTempDirectory(), "run");
+        var (code, stdout, stderr) = Run("bench", "--model", "random:" + SmallConfig(), "--batch", "1,4", "--prompt", "6", "--gen", "3",
+            "--depths", "2,9,20", "--json", "--plot", plot);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var points = doc.RootElement.GetProperty("depths").EnumerateArray().ToArray();
+        Assert.Equal([(2, 1), (2, 4), (9, 1), (9, 4), (20, 1), (20, 4)],
+            points.Select(p => (p.GetProperty("generated_tokens").GetInt32(), p.GetProperty("batch").GetInt32())));
+        Assert.All(points, p => Assert.True(p.GetProperty("decode_tok_s").GetDouble() > 0 && p.GetProperty("decode_roofline").GetDouble() > 0));
+        var svg = System.Xml.Linq.XDocument.Load(plot + "-depths.svg");
+        Assert.Equal(2, svg.Root!.Descendants().Count(e => e.Name.LocalName == "polyline"));
+        Assert.Contains(svg.Root.Descendants(), e => e.Name.LocalName == "text" && e.Value == "batch 4");
+    }
+
+    [Theory]
+    [InlineData("512,128", "--depths: counts must be increasing")]
+    [InlineData("0,8", "--depths: generated-token counts must be at least 1")]
+    public void Bad_depths_are_usage_errors(string depths, string message)
+    {
+        var (code, _, stderr) = Run("bench", "--model", "random:" + SmallConfig(), "--batch", "1", "--depths", depths);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(message, stderr);
+    }
+
     [Theory]
     [InlineData("--batch", "1,0", "--batch: batch sizes must be at least 1")]
     [InlineData("--plot", "x", "--plot needs --batch")]
+    [InlineData("--depths", "128", "--depths needs --batch")]
     [InlineData("--prompt", "0", "--prompt: 0 must be at least 1")]
     [InlineData("--gen", "-3", "--gen: -3 must be at least 1")]
     [InlineData("--threads", "-1", "--threads: -1 must be positive")]

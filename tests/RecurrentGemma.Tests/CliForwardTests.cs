@@ -30,6 +30,50 @@ public class CliForwardTests
         Tolerance.AssertClose(g.Floats("decode_logits"), produced.Floats("decode_logits"), Tolerance.Logits, "decode_logits");
     }
 
+    [Theory]
+    [InlineData("tiny-a")]
+    [InlineData("tiny-b")]
+    public void Forward_reference_passes_on_the_golden_file(string name)
+    {
+        string reference = Path.Combine(TestData.Golden(name), "golden.safetensors");
+        var (code, stdout, stderr) = Run("forward", "--model", TestData.Golden(name), "--reference", reference);
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains("parity: PASS", stdout);
+        Assert.Contains("generated_ids identical (" + new GoldenCase(name).Ids("generated_ids").Length + ")", stdout);
+    }
+
+    [Fact]
+    public void Forward_reference_fails_on_a_perturbed_reference_with_exit_1()
+    {
+        // The golden file with one prefill logit moved by 1e-3 (twice the tolerance) and one greedy id changed.
+        var g = new GoldenCase("tiny-a");
+        float[] prefill = g.Floats("prefill_logits");
+        prefill[100] += 1e-3f;
+        long[] ids = g.Longs("generated_ids");
+        ids[3] = (ids[3] + 1) % 512;
+        string reference = Path.Combine(TestData.NewTempDirectory(), "perturbed.safetensors");
+        new Core.Checkpoint.SafetensorsWriter()
+            .Add("prompt_ids", g.Longs("prompt_ids"), g.Longs("prompt_ids").Length)
+            .Add("prefill_logits", prefill, (int)g.Shape("prefill_logits")[0], (int)g.Shape("prefill_logits")[1])
+            .Add("generated_ids", ids, ids.Length)
+            .Add("decode_logits", g.Floats("decode_logits"), (int)g.Shape("decode_logits")[0], (int)g.Shape("decode_logits")[1])
+            .Write(reference);
+        var (code, stdout, _) = Run("forward", "--model", TestData.Golden("tiny-a"), "--reference", reference);
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains("parity: FAIL: prefill_logits max-abs diff", stdout);
+        Assert.Contains("parity: FAIL: generated_ids differ", stdout);
+        Assert.DoesNotContain("parity: PASS", stdout);
+    }
+
+    [Fact]
+    public void Forward_reference_with_a_tolerance_of_zero_reports_the_exceeding_diff()
+    {
+        string reference = Path.Combine(TestData.Golden("tiny-a"), "golden.safetensors");
+        var (code, stdout, _) = Run("forward", "--model", TestData.Golden("tiny-a"), "--reference", reference, "--tolerance", "0");
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains("exceeds 0", stdout);
+    }
+
     [Fact]
     public void Forward_replaces_an_existing_output_atomically()
     {
@@ -49,6 +93,10 @@ public class CliForwardTests
         {
             { ["forward", "--ids", "2", "--out", outFile], ExitCodes.Usage, "--model" },
             { ["forward", "--model", model, "--out", outFile], ExitCodes.Usage, "--ids" },
+            { ["forward", "--model", model, "--ids", "2"], ExitCodes.Usage, "--out is required (or --reference)" },
+            { ["forward", "--model", model, "--reference", "/nonexistent/golden.safetensors"], ExitCodes.Usage, "--reference: /nonexistent/golden.safetensors does not exist" },
+            { ["forward", "--model", model, "--reference", Path.Combine(model, "model.safetensors")], ExitCodes.Failure, "no tensor 'prompt_ids'" },
+            { ["forward", "--model", model, "--reference", Path.Combine(model, "golden.safetensors"), "--tolerance", "-1"], ExitCodes.Usage, "--tolerance: -1 must be 0 or more" },
             { ["forward", "--model", model, "--ids", "2,x,4", "--out", outFile], ExitCodes.Usage, "item 2 'x' is not a token id" },
             { ["forward", "--model", model, "--ids", "2,-4", "--out", outFile], ExitCodes.Usage, "item 2 '-4' is not a token id" },
             { ["forward", "--model", model, "--ids", "2,512", "--out", outFile], ExitCodes.Usage, "token id 512 (item 2) is outside the model's vocabulary [0, 512)" },

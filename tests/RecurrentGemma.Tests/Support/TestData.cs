@@ -6,7 +6,7 @@ public static class TestData
     public static string Root => Path.Combine(AppContext.BaseDirectory, "data");
     public static string Golden(string name) => Path.Combine(Root, "golden", name);
     public static string DataFile(string relative) => Path.Combine(Root, relative);
-    /// <summary>The built-in demo model, copied beside the CLI (and so beside the tests).</summary>
+    /// <summary>The built-in demo model's files (RecurrentGemma.Cli/demo), copied beside the tests.</summary>
     public static string DemoModel => Path.Combine(AppContext.BaseDirectory, "demo");
 
     /// <summary>One folder per test process, removed when it exits (mapped files may still be open: fine on Unix; elsewhere best effort).</summary>

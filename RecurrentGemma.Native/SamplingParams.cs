@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+using RecurrentGemma.Core.Sampling;
+
+namespace RecurrentGemma.Native;
+
+/// <summary>rg_sampling_params, field for field (include/recurrentgemma.h). <see cref="Size"/> lets the struct grow later.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SamplingParams
+{
+    public uint Size;
+    public float Temperature;
+    public int TopK;
+    public float TopP;
+    public float MinP;
+    public float RepetitionPenalty;
+    public float PresencePenalty;
+    public int MaxTokens;
+    public ulong Seed;
+
+    public static SamplingParams Defaults()
+    {
+        var d = SamplingParameters.Greedy;
+        return new SamplingParams
+        {
+            Size = (uint)Marshal.SizeOf<SamplingParams>(),
+            Temperature = d.Temperature, TopK = d.TopK, TopP = d.TopP, MinP = d.MinP,
+            RepetitionPenalty = d.RepetitionPenalty, PresencePenalty = d.PresencePenalty, MaxTokens = d.MaxTokens, Seed = d.Seed,
+        };
+    }
+
+    /// <summary>Checked like the CLI's flags; messages name the C field.</summary>
+    public readonly SamplingParameters ToParameters(string function)
+    {
+        if (Size != (uint)Marshal.SizeOf<SamplingParams>())
+            throw new AbiArgumentException($"{function}: params->size is {Size}; expected sizeof(rg_sampling_params) = {Marshal.SizeOf<SamplingParams>()} (call rg_sampling_params_init first)");
+        var p = new SamplingParameters
+        {
+            Temperature = Temperature, TopK = TopK, TopP = TopP, MinP = MinP,
+            RepetitionPenalty = RepetitionPenalty, PresencePenalty = PresencePenalty, MaxTokens = MaxTokens, Seed = Seed,
+        };
+        try
+        {
+            return p.Validate();
+        }
+        catch (SamplingParameterException e)
+        {
+            // The core names CLI flags (--top-p); a C caller set struct fields (top_p).
+            string message = e.Message.StartsWith("--", StringComparison.Ordinal) ? e.Message[2..] : e.Message;
+            int colon = message.IndexOf(':');
+            if (colon > 0) message = message[..colon].Replace('-', '_').Replace("repeat_penalty", "repetition_penalty") + message[colon..];
+            throw new AbiArgumentException($"{function}: params->{message}");
+        }
+    }
+}
+
+/// <summary>rg_usage: what one generate call did.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct Usage
+{
+    public int PromptTokens;
+    public int GeneratedTokens;
+    public int StopReason;
+    public double PrefillSeconds;
+    public double DecodeSeconds;
+}
