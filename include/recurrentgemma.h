@@ -48,7 +48,8 @@ typedef enum rg_stop_reason {
     RG_STOP_EOS = 1,         /* the model produced <eos> (not passed to the callback) */
     RG_STOP_END_OF_TURN = 2, /* the model produced <end_of_turn> (not passed to the callback) */
     RG_STOP_STRING = 3,      /* reserved for stop strings */
-    RG_STOP_CALLBACK = 4     /* the token callback returned non-zero */
+    RG_STOP_CALLBACK = 4     /* the token callback returned non-zero; the session (and generated_tokens) may include
+                                a few tokens the engine produced before it saw the stop */
 } rg_stop_reason;
 
 /* Opaque handles. */
