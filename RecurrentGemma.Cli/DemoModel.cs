@@ -14,7 +14,18 @@ public static class DemoModel
     /// <summary>The checkpoint files, as embedded under the logical names "demo/&lt;file&gt;".</summary>
     public static readonly string[] Files = ["config.json", "model.safetensors", "tokenizer.model"];
 
-    static readonly Lazy<string> Unpacked = new(() => UnpackInto(CacheRoot()));
+    static readonly Lazy<string> Unpacked = new(() =>
+    {
+        string root = CacheRoot();
+        try
+        {
+            return UnpackInto(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot unpack the built-in demo model into {root}: {e.Message} (set RGEMMA_CACHE to a writable folder)", e);
+        }
+    });
 
     /// <summary>The folder holding the demo checkpoint, unpacking it on first use.</summary>
     public static string Directory => Unpacked.Value;

@@ -31,4 +31,13 @@ public class DemoModelTests
         Assert.Equal([dirs[0]], Directory.GetDirectories(root));
         Assert.Equal(new FileInfo(Path.Combine(TestData.DemoModel, "model.safetensors")).Length, new FileInfo(Path.Combine(dirs[0], "model.safetensors")).Length);
     }
+
+    [Fact]
+    public void An_unwritable_cache_is_an_IO_error_naming_the_folder()
+    {
+        string file = Path.Combine(TestData.NewTempDirectory(), "not-a-folder");
+        File.WriteAllText(file, "x");
+        var e = Assert.ThrowsAny<IOException>(() => DemoModel.UnpackInto(file));   // a file where the cache folder should be
+        Assert.Contains("not-a-folder", e.Message);
+    }
 }
