@@ -16,6 +16,12 @@ dotnet publish RecurrentGemma.Cli -c Release -r "$rid" -o "$out/jit-publish" -v 
 dotnet publish RecurrentGemma.Cli -c Release -r "$rid" -p:PublishAot=true -o "$out/aot-publish" -v quiet -nologo
 dotnet publish RecurrentGemma.Native -c Release -r "$rid" -o "$out/lib-publish" -v quiet -nologo
 
+# Each publish folder must hold exactly the one file users get.
+for want in jit-publish:rgemma aot-publish:rgemma lib-publish:librecurrentgemma.so; do
+  got=$(ls "$out/${want%%:*}")
+  [ "$got" = "${want#*:}" ] || { echo "publish: $out/${want%%:*} holds [$got]; expected only ${want#*:}"; exit 1; }
+done
+
 mv "$out/jit-publish/rgemma" "$out/rgemma"
 mv "$out/aot-publish/rgemma" "$out/aot/rgemma"
 mv "$out/lib-publish/librecurrentgemma.so" "$out/lib/librecurrentgemma.so"
