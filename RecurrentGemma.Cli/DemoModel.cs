@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text;
 using RecurrentGemma.Core.IO;
 
 namespace RecurrentGemma.Cli;
@@ -6,7 +7,7 @@ namespace RecurrentGemma.Cli;
 /// <summary>
 /// The built-in demo model (griffin-shakespeare) lives inside rgemma as embedded resources, so the single-file and
 /// NativeAOT binaries carry it. Loading memory-maps files, so on first use the resources are unpacked once into a
-/// per-user cache folder named by their SHA-256 (written to a temporary folder, then renamed into place: a concurrent
+/// per-user cache folder named by their SHA-256, hashed at build time (written to a temporary folder, then renamed into place: a concurrent
 /// first run or an interrupted one never leaves a half-written model); later runs map that folder directly.
 /// </summary>
 public static class DemoModel
@@ -39,6 +40,15 @@ public static class DemoModel
         return home.Length > 0 ? Path.Combine(home, ".cache", "rgemma") : Path.Combine(Path.GetTempPath(), "rgemma");
     }
 
+    /// <summary>16 hex digits of SHA-256 over the files' SHA-256s, which the build computed (HashDemoModel in the csproj).</summary>
+    static string Key()
+    {
+        foreach (var a in typeof(DemoModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>())
+            if (a.Key == "DemoModelSha256" && a.Value is { Length: > 0 } hashes)
+                return Convert.ToHexStringLower(Sha256.Hash(Encoding.ASCII.GetBytes(hashes)))[..16];
+        throw new InvalidOperationException("rgemma was built without its demo model's hash (the HashDemoModel build step)");
+    }
+
     static Stream Open(string file) =>
         typeof(DemoModel).Assembly.GetManifestResourceStream("demo/" + file)
         ?? throw new InvalidOperationException($"rgemma was built without its demo model (resource demo/{file} is missing)");
@@ -46,14 +56,7 @@ public static class DemoModel
     /// <summary>Unpacks the demo checkpoint under <paramref name="cacheRoot"/> unless already there; returns its folder.</summary>
     public static string UnpackInto(string cacheRoot)
     {
-        var hash = new Sha256();
-        var buffer = new byte[1 << 16];
-        foreach (string file in Files)
-        {
-            using var s = Open(file);
-            for (int n; (n = s.Read(buffer)) > 0;) hash.Append(buffer.AsSpan(0, n));
-        }
-        string target = Path.Combine(cacheRoot, "demo-" + Convert.ToHexStringLower(hash.Finish())[..16]);
+        string target = Path.Combine(cacheRoot, "demo-" + Key());
         if (System.IO.Directory.Exists(target)) return target;
 
         string staging = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";

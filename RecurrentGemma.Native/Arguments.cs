@@ -34,9 +34,10 @@ public static unsafe class Arguments
     /// The size-query convention: writes <paramref name="needed"/> to *<paramref name="outSize"/>; copies when the buffer
     /// holds it (Ok), says BufferTooSmall when it does not, and with a NULL buffer only reports the size (Ok).
     /// </summary>
-    public static Status CopyOut<T>(ReadOnlySpan<T> data, T* buffer, nuint capacity, nuint* outSize, string function, string parameter) where T : unmanaged
+    public static Status CopyOut<T>(ReadOnlySpan<T> data, T* buffer, nuint capacity, nuint* outSize, string function, string parameter, string outParameter)
+        where T : unmanaged
     {
-        NotNull(outSize, function, "out_" + (parameter == "buffer" ? "size" : "count"));
+        NotNull(outSize, function, outParameter);
         *outSize = (nuint)data.Length;
         if (buffer is null) return Status.Ok;
         if (capacity < (nuint)data.Length)

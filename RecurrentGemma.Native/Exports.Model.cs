@@ -79,7 +79,7 @@ public static unsafe partial class Exports
         var native = Handles.Models.Get(model, F, "model");
         string s = Arguments.Utf8(text, F, "text");
         int[] encoded = native.Generator.RequireTokenizer().Encode(s, addBos != 0);
-        return Arguments.CopyOut<int>(encoded, ids, capacity, outCount, F, "ids");
+        return Arguments.CopyOut<int>(encoded, ids, capacity, outCount, F, "ids", "out_count");
     });
 
     [UnmanagedCallersOnly(EntryPoint = "rg_detokenize")]
@@ -92,7 +92,7 @@ public static unsafe partial class Exports
         // NUL-terminated: the size reported excludes the terminator, the capacity must include it.
         byte[] utf8 = new byte[System.Text.Encoding.UTF8.GetByteCount(text) + 1];
         System.Text.Encoding.UTF8.GetBytes(text, utf8);
-        var status = Arguments.CopyOut<byte>(utf8, buffer, capacity, outSize, F, "buffer");
+        var status = Arguments.CopyOut<byte>(utf8, buffer, capacity, outSize, F, "buffer", "out_size");
         *outSize -= 1;
         return status;
     });

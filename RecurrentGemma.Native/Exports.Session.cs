@@ -79,7 +79,7 @@ public static unsafe partial class Exports
     public static Status SessionSave(nint session, byte* buffer, nuint capacity, nuint* outSize) => Guard(() =>
     {
         var native = Handles.Sessions.Get(session, "rg_session_save", "session");
-        return Arguments.CopyOut<byte>(native.Session.SaveSnapshot(), buffer, capacity, outSize, "rg_session_save", "buffer");
+        return Arguments.CopyOut<byte>(native.Session.SaveSnapshot(), buffer, capacity, outSize, "rg_session_save", "buffer", "out_size");
     });
 
     [UnmanagedCallersOnly(EntryPoint = "rg_session_restore")]

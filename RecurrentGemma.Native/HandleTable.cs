@@ -6,7 +6,7 @@ namespace RecurrentGemma.Native;
 /// Opaque handles for C: a handle is a number the library issued, never a raw pointer into managed memory, so a
 /// NULL, stale, freed or foreign handle is reported as an error instead of crashing the process.
 /// </summary>
-public sealed class HandleTable<T> where T : class
+public sealed class HandleTable<T>(string cType) where T : class
 {
     readonly ConcurrentDictionary<nint, T> _live = new();
     public nint Add(T value)
@@ -19,7 +19,7 @@ public sealed class HandleTable<T> where T : class
     public T Get(nint handle, string function, string parameter) =>
         handle == 0 ? throw new AbiArgumentException($"{function}: {parameter} is NULL")
         : _live.TryGetValue(handle, out var value) ? value
-        : throw new AbiArgumentException($"{function}: {parameter} 0x{handle:x} is not a live {typeof(T).Name} handle (never issued, or already freed)");
+        : throw new AbiArgumentException($"{function}: {parameter} 0x{handle:x} is not a live {cType} handle (never issued, or already freed)");
 
     public bool Remove(nint handle, out T? value) => _live.TryRemove(handle, out value);
 }

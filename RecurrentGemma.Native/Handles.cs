@@ -20,8 +20,8 @@ public sealed class NativeSession(NativeModel model, GenerationSession session)
 /// <summary>The live handles of this process.</summary>
 public static class Handles
 {
-    public static readonly HandleTable<NativeModel> Models = new();
-    public static readonly HandleTable<NativeSession> Sessions = new();
+    public static readonly HandleTable<NativeModel> Models = new("rg_model");
+    public static readonly HandleTable<NativeSession> Sessions = new("rg_session");
 
     public static nint AddSession(NativeModel model, GenerationSession session)
     {

@@ -12,7 +12,7 @@ public struct SamplingParams
     public int TopK;
     public float TopP;
     public float MinP;
-    public float RepetitionPenalty;
+    public float RepeatPenalty;
     public float PresencePenalty;
     public int MaxTokens;
     public ulong Seed;
@@ -24,11 +24,11 @@ public struct SamplingParams
         {
             Size = (uint)Marshal.SizeOf<SamplingParams>(),
             Temperature = d.Temperature, TopK = d.TopK, TopP = d.TopP, MinP = d.MinP,
-            RepetitionPenalty = d.RepetitionPenalty, PresencePenalty = d.PresencePenalty, MaxTokens = d.MaxTokens, Seed = d.Seed,
+            RepeatPenalty = d.RepetitionPenalty, PresencePenalty = d.PresencePenalty, MaxTokens = d.MaxTokens, Seed = d.Seed,
         };
     }
 
-    /// <summary>Checked like the CLI's flags; messages name the C field.</summary>
+    /// <summary>Checked like the CLI's flags; messages name the struct field.</summary>
     public readonly SamplingParameters ToParameters(string function)
     {
         if (Size != (uint)Marshal.SizeOf<SamplingParams>())
@@ -36,7 +36,7 @@ public struct SamplingParams
         var p = new SamplingParameters
         {
             Temperature = Temperature, TopK = TopK, TopP = TopP, MinP = MinP,
-            RepetitionPenalty = RepetitionPenalty, PresencePenalty = PresencePenalty, MaxTokens = MaxTokens, Seed = Seed,
+            RepetitionPenalty = RepeatPenalty, PresencePenalty = PresencePenalty, MaxTokens = MaxTokens, Seed = Seed,
         };
         try
         {
@@ -44,11 +44,7 @@ public struct SamplingParams
         }
         catch (SamplingParameterException e)
         {
-            // The core names CLI flags (--top-p); a C caller set struct fields (top_p).
-            string message = e.Message.StartsWith("--", StringComparison.Ordinal) ? e.Message[2..] : e.Message;
-            int colon = message.IndexOf(':');
-            if (colon > 0) message = message[..colon].Replace('-', '_').Replace("repeat_penalty", "repetition_penalty") + message[colon..];
-            throw new AbiArgumentException($"{function}: params->{message}");
+            throw new AbiArgumentException($"{function}: params->{e.Field}: {e.Problem}");   // the struct field, not the CLI flag
         }
     }
 }

@@ -63,7 +63,7 @@ typedef struct rg_sampling_params {
     int32_t top_k;            /* keep the k most likely tokens; 0 = off */
     float top_p;              /* nucleus: smallest set reaching probability p, in (0, 1]; 1 = off */
     float min_p;              /* drop tokens below min_p x the top probability, in [0, 1); 0 = off */
-    float repetition_penalty; /* > 0; 1 = off */
+    float repeat_penalty;     /* > 0; 1 = off (the same name as rgemma --repeat-penalty and --batch-file) */
     float presence_penalty;   /* finite; 0 = off */
     int32_t max_tokens;       /* >= 0 */
     uint64_t seed;            /* same seed, parameters and model: same tokens */

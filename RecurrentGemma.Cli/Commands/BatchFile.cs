@@ -95,7 +95,14 @@ internal static class BatchFile
             Seed = r.TryGetProperty("seed", out var seed) ? seed.GetUInt64() : defaults.Seed,
             StopStrings = r.TryGetProperty("stop", out var stop) ? [.. stop.EnumerateArray().Select(e => e.GetString() ?? "")] : defaults.StopStrings,
         };
-        p.Validate();
+        try
+        {
+            p.Validate();
+        }
+        catch (SamplingParameterException e)
+        {
+            throw new FormatException($"\"{e.Field}\": {e.Problem}");   // the JSON field, not the command-line flag
+        }
         int[] ids;
         if (r.TryGetProperty("ids", out var idArray))
             ids = [.. idArray.EnumerateArray().Select(e => e.GetInt32())];

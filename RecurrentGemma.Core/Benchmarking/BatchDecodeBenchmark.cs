@@ -25,24 +25,13 @@ public static class BatchDecodeBenchmark
     public static IReadOnlyList<BatchPoint> Run(RecurrentGemmaModel model, IReadOnlyList<int> batches, int promptTokens, int genTokens,
         double bandwidthGBs, double fmaGflops, List<MemorySample>? memory = null, Action<string>? progress = null)
     {
-        var c = model.Config;
-        int maxBatch = 0;
-        foreach (int b in batches) maxBatch = Math.Max(maxBatch, b);
-        var pass = model.CreateForwardPass(Math.Min(256, Math.Max(maxBatch, Math.Min(promptTokens, 256))));
-        int[] prompt = GenerationBenchmark.RandomPrompt(c, promptTokens);
-        var prefilled = model.CreateState();
-        var logits = new float[maxBatch * c.VocabSize];
         progress?.Invoke($"prefill {promptTokens} tokens (shared by every sequence)");
-        pass.Run([new BatchEntry(prefilled, prompt)], logits.AsSpan(0, c.VocabSize));
-        int first = Reductions.ArgMax(logits.AsSpan(0, c.VocabSize));
-
+        var run = new ForkedDecode(model, batches, promptTokens, bandwidthGBs, fmaGflops);
         var points = new List<BatchPoint>();
-        var states = ForkTargets(model, maxBatch);
         foreach (int batch in batches)
         {
             progress?.Invoke($"batch {batch}: decode {genTokens} tokens per sequence");
-            points.Add(TimeBatch(model, pass, prefilled, first, states, batch, genTokens, promptTokens, logits, bandwidthGBs, fmaGflops,
-                batch == batches[0] ? memory : null));
+            points.Add(run.Time(batch, genTokens, batch == batches[0] ? memory : null));
         }
         return points;
     }
@@ -56,71 +45,91 @@ public static class BatchDecodeBenchmark
     public static IReadOnlyList<DepthPoint> RunAtDepths(RecurrentGemmaModel model, IReadOnlyList<int> batches, int promptTokens,
         IReadOnlyList<int> depths, int stepsPerPoint, double bandwidthGBs, double fmaGflops, Action<string>? progress = null)
     {
-        var c = model.Config;
-        int maxBatch = 0;
-        foreach (int b in batches) maxBatch = Math.Max(maxBatch, b);
-        var pass = model.CreateForwardPass(Math.Min(256, Math.Max(maxBatch, Math.Min(promptTokens, 256))));
-        var parent = model.CreateState();
-        var logits = new float[maxBatch * c.VocabSize];
         progress?.Invoke($"prefill {promptTokens} tokens");
-        pass.Run([new BatchEntry(parent, GenerationBenchmark.RandomPrompt(c, promptTokens))], logits.AsSpan(0, c.VocabSize));
-        int[] next = [Reductions.ArgMax(logits.AsSpan(0, c.VocabSize))];
-        var states = ForkTargets(model, maxBatch);
+        var run = new ForkedDecode(model, batches, promptTokens, bandwidthGBs, fmaGflops);
         var points = new List<DepthPoint>();
-        int generated = 0;
         foreach (int depth in depths)
         {
             progress?.Invoke($"decode one sequence to {depth} generated tokens");
-            for (; generated < depth; generated++)
-            {
-                pass.Run([new BatchEntry(parent, next)], logits.AsSpan(0, c.VocabSize));
-                next[0] = Reductions.ArgMax(logits.AsSpan(0, c.VocabSize));
-            }
+            run.AdvanceParentTo(depth);
             foreach (int batch in batches)
             {
                 progress?.Invoke($"at {depth} generated tokens: batch {batch}, {stepsPerPoint} steps");
-                var p = TimeBatch(model, pass, parent, next[0], states, batch, stepsPerPoint, promptTokens + depth, logits, bandwidthGBs, fmaGflops, null);
+                var p = run.Time(batch, stepsPerPoint, null);
                 points.Add(new DepthPoint(depth, batch, p.DecodeTokensPerSecond, p.Roofline));
             }
         }
         return points;
     }
 
-    static SequenceState[] ForkTargets(RecurrentGemmaModel model, int count)
+    /// <summary>One prefilled parent sequence (which can decode further on its own) and the states it is forked into for timing.</summary>
+    sealed class ForkedDecode
     {
-        var states = new SequenceState[count];
-        for (int s = 0; s < count; s++) states[s] = model.CreateState();
-        return states;
-    }
+        readonly RecurrentGemmaModel _model;
+        readonly ForwardPass _pass;
+        readonly SequenceState _parent;
+        readonly SequenceState[] _states;
+        readonly float[] _logits;
+        readonly int[] _next = new int[1];
+        readonly int _promptTokens;
+        readonly double _bandwidthGBs, _fmaGflops;
+        int _generated;
 
-    /// <summary>Forks <paramref name="parent"/> into <paramref name="batch"/> sequences and times <paramref name="steps"/> greedy decode steps (after one untimed warm-up step).</summary>
-    static BatchPoint TimeBatch(RecurrentGemmaModel model, ForwardPass pass, SequenceState parent, int first, SequenceState[] states, int batch,
-        int steps, int position, float[] logits, double bandwidthGBs, double fmaGflops, List<MemorySample>? memory)
-    {
-        var c = model.Config;
-        var tokens = new int[batch][];
-        var entries = new BatchEntry[batch];
-        for (int s = 0; s < batch; s++)
+        public ForkedDecode(RecurrentGemmaModel model, IReadOnlyList<int> batches, int promptTokens, double bandwidthGBs, double fmaGflops)
         {
-            states[s].CopyFrom(parent);
-            tokens[s] = [first];
-            entries[s] = new BatchEntry(states[s], tokens[s]);
+            var c = model.Config;
+            int maxBatch = 0;
+            foreach (int b in batches) maxBatch = Math.Max(maxBatch, b);
+            (_model, _promptTokens, _bandwidthGBs, _fmaGflops) = (model, promptTokens, bandwidthGBs, fmaGflops);
+            _pass = model.CreateForwardPass(Math.Min(256, Math.Max(maxBatch, Math.Min(promptTokens, 256))));
+            _parent = model.CreateState();
+            _logits = new float[maxBatch * c.VocabSize];
+            _pass.Run([new BatchEntry(_parent, GenerationBenchmark.RandomPrompt(c, promptTokens))], _logits.AsSpan(0, c.VocabSize));
+            _next[0] = Reductions.ArgMax(_logits.AsSpan(0, c.VocabSize));
+            _states = new SequenceState[maxBatch];
+            for (int s = 0; s < maxBatch; s++) _states[s] = model.CreateState();
         }
-        pass.Run(entries, logits);   // warm-up step (not timed)
-        ProcessMemory.ResetPeak();
-        long t0 = Stopwatch.GetTimestamp();
-        for (int step = 0; step < steps; step++)
+
+        /// <summary>Greedy-decodes the parent alone until it has generated <paramref name="generated"/> tokens.</summary>
+        public void AdvanceParentTo(int generated)
         {
-            pass.Run(entries, logits);
-            for (int s = 0; s < batch; s++) tokens[s][0] = Reductions.ArgMax(logits.AsSpan(s * c.VocabSize, c.VocabSize));
-            if (memory is not null && (step % Math.Max(1, steps / 32) == 0 || step == steps - 1))
-                memory.Add(new MemorySample(step + 1, ProcessMemory.CurrentRssBytes));
+            int vocab = _model.Config.VocabSize;
+            for (; _generated < generated; _generated++)
+            {
+                _pass.Run([new BatchEntry(_parent, _next)], _logits.AsSpan(0, vocab));
+                _next[0] = Reductions.ArgMax(_logits.AsSpan(0, vocab));
+            }
         }
-        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        double roof = 0;
-        for (int step = 0; step < steps; step++)
-            roof += Math.Max(ModelCost.DecodeStepBytes(c, batch) / (bandwidthGBs * 1e9),
-                ModelCost.DecodeStepFlops(c, batch, position + 1 + step) / (fmaGflops * 1e9));
-        return new BatchPoint(batch, (double)batch * steps / seconds, roof / seconds, ProcessMemory.PeakRssBytes, ProcessMemory.CurrentRssBytes);
+
+        /// <summary>Forks the parent into <paramref name="batch"/> sequences and times <paramref name="steps"/> greedy decode steps (after one untimed warm-up step).</summary>
+        public BatchPoint Time(int batch, int steps, List<MemorySample>? memory)
+        {
+            var c = _model.Config;
+            var tokens = new int[batch][];
+            var entries = new BatchEntry[batch];
+            for (int s = 0; s < batch; s++)
+            {
+                _states[s].CopyFrom(_parent);
+                tokens[s] = [_next[0]];
+                entries[s] = new BatchEntry(_states[s], tokens[s]);
+            }
+            _pass.Run(entries, _logits);   // warm-up step (not timed)
+            ProcessMemory.ResetPeak();
+            long t0 = Stopwatch.GetTimestamp();
+            for (int step = 0; step < steps; step++)
+            {
+                _pass.Run(entries, _logits);
+                for (int s = 0; s < batch; s++) tokens[s][0] = Reductions.ArgMax(_logits.AsSpan(s * c.VocabSize, c.VocabSize));
+                if (memory is not null && (step % Math.Max(1, steps / 32) == 0 || step == steps - 1))
+                    memory.Add(new MemorySample(step + 1, ProcessMemory.CurrentRssBytes));
+            }
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            int position = _promptTokens + _generated;
+            double roof = 0;
+            for (int step = 0; step < steps; step++)
+                roof += Math.Max(ModelCost.DecodeStepBytes(c, batch) / (_bandwidthGBs * 1e9),
+                    ModelCost.DecodeStepFlops(c, batch, position + 1 + step) / (_fmaGflops * 1e9));
+            return new BatchPoint(batch, (double)batch * steps / seconds, roof / seconds, ProcessMemory.PeakRssBytes, ProcessMemory.CurrentRssBytes);
+        }
     }
 }

@@ -37,12 +37,21 @@ public sealed record SamplingParameters
         if (!float.IsFinite(PresencePenalty)) throw Bad("--presence-penalty", PresencePenalty, "must be a finite number (0 = off)");
         if (MaxTokens < 0) throw Bad("--max-tokens", MaxTokens, "must be 0 or more");
         foreach (var s in StopStrings)
-            if (string.IsNullOrEmpty(s)) throw new SamplingParameterException("--stop: a stop string must not be empty");
+            if (string.IsNullOrEmpty(s)) throw new SamplingParameterException("--stop", "a stop string must not be empty");
         return this;
     }
 
-    static SamplingParameterException Bad(string flag, object value, string rule) => new($"{flag}: {value} {rule}");
+    static SamplingParameterException Bad(string flag, object value, string rule) => new(flag, $"{value} {rule}");
 }
 
-/// <summary>A sampling parameter is out of range; the message names the flag and the rule.</summary>
-public sealed class SamplingParameterException(string message) : RecurrentGemmaException(message);
+/// <summary>
+/// A sampling parameter is out of range. The message names the command-line flag (--top-p); <see cref="Field"/> is the
+/// same parameter's name in --batch-file JSON and in the C library's rg_sampling_params (top_p).
+/// </summary>
+public sealed class SamplingParameterException(string flag, string problem) : RecurrentGemmaException($"{flag}: {problem}")
+{
+    public string Flag { get; } = flag;
+    public string Field { get; } = flag.TrimStart('-').Replace('-', '_');
+    /// <summary>The value and the rule it breaks, e.g. "2 must be in (0, 1]".</summary>
+    public string Problem { get; } = problem;
+}

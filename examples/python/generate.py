@@ -18,7 +18,7 @@ LIB = os.environ.get("RGEMMA_LIB", os.path.join(ROOT, "artifacts", "linux-x64", 
 
 class SamplingParams(C.Structure):
     _fields_ = [("size", C.c_uint32), ("temperature", C.c_float), ("top_k", C.c_int32), ("top_p", C.c_float),
-                ("min_p", C.c_float), ("repetition_penalty", C.c_float), ("presence_penalty", C.c_float),
+                ("min_p", C.c_float), ("repeat_penalty", C.c_float), ("presence_penalty", C.c_float),
                 ("max_tokens", C.c_int32), ("seed", C.c_uint64)]
 
 

@@ -56,6 +56,18 @@ public class CliGenerateTests
     }
 
     [Fact]
+    public void A_bad_sampling_field_in_a_batch_file_is_named_as_the_JSON_field()
+    {
+        string file = Path.Combine(TestData.NewTempDirectory(), "requests.jsonl");
+        File.WriteAllLines(file, ["""{"prompt": "ROMEO:", "top_p": 2}""", """{"prompt": "ROMEO:", "repeat_penalty": 0}""", """{"prompt": "ROMEO:", "max_tokens": 2}"""]);
+        var (code, stdout, stderr) = Run("generate", "--batch-file", file);
+        Assert.True(code == 0, stderr);
+        var errors = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(2).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("error").GetString()).ToArray();
+        Assert.Contains("\"top_p\": 2 must be in (0, 1]", errors[0]);
+        Assert.Contains("\"repeat_penalty\": 0 must be a positive number (1 = off)", errors[1]);
+    }
+
+    [Fact]
     public async Task Batch_file_runs_requests_together_with_the_results_each_would_get_alone()
     {
         string file = Path.Combine(TestData.NewTempDirectory(), "requests.jsonl");

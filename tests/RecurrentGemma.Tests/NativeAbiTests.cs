@@ -203,7 +203,7 @@ public unsafe class NativeAbiTests
         Assert.Equal("rg_session_create: out_session is NULL", LastError());
 
         Assert.Equal(Status.InvalidArgument, ((delegate* unmanaged<nint, Status>)&Exports.SessionReset)(0x12345));
-        Assert.Contains("rg_session_reset: session 0x12345 is not a live NativeSession handle", LastError());
+        Assert.Contains("rg_session_reset: session 0x12345 is not a live rg_session handle", LastError());
         Assert.Equal(Status.InvalidArgument, ((delegate* unmanaged<nint, Status>)&Exports.SessionReset)(model));   // a model is not a session
 
         var p = Defaults(4);
@@ -214,6 +214,10 @@ public unsafe class NativeAbiTests
         p.Size = 12;
         Assert.Equal(Status.InvalidArgument, Generate(session, [2, 5], &p, collected, out _));
         Assert.Contains("params->size is 12", LastError());
+        p = Defaults(4);
+        p.RepeatPenalty = 0;
+        Assert.Equal(Status.InvalidArgument, Generate(session, [2, 5], &p, collected, out _));
+        Assert.Equal("rg_generate: params->repeat_penalty: 0 must be a positive number (1 = off)", LastError());
 
         p = Defaults(4);
         Assert.Equal(Status.Token, Generate(session, [2, 512], &p, collected, out _));
