@@ -14,3 +14,9 @@ public sealed class TokenizerException(string message, Exception? inner = null) 
 
 /// <summary>A state snapshot is missing, damaged, of another version, or saved for another model shape.</summary>
 public sealed class SnapshotException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);
+
+/// <summary>
+/// The engine failed while running a request (an internal error, not the request's input). Only the requests it was
+/// working on fail; the scheduler goes on serving the others. A session whose state it was advancing must be reset.
+/// </summary>
+public sealed class EngineFaultException(string message, Exception? inner = null) : RecurrentGemmaException(message, inner);

@@ -25,12 +25,15 @@ public static class SlidingWindowAttention
     public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV,
         int rows, int startPos, int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width)
     {
-        int qWidth = heads * headDim;
-        if (window <= 0 || startPos < 0) throw new ArgumentException("window must be positive and startPos non-negative");
-        if (q.Length < rows * qWidth || output.Length < rows * qWidth) throw new ArgumentException($"q and output need {rows}x{qWidth}");
-        if (k.Length < rows * headDim || v.Length < rows * headDim) throw new ArgumentException($"k and v need {rows}x{headDim}");
-        if (ringK.Length != window * headDim || ringV.Length != window * headDim) throw new ArgumentException($"ring buffers need {window}x{headDim}");
-        if (rows <= 0) return;
+        // Sizes in 64-bit: a product that wrapped in 32 bits could pass as a small (even empty) buffer.
+        if (window <= 0 || startPos < 0 || rows < 0 || heads <= 0 || headDim <= 0)
+            throw new ArgumentException($"window {window} and heads {heads} x headDim {headDim} must be positive, rows {rows} and startPos {startPos} non-negative");
+        if ((long)startPos + rows > int.MaxValue) throw new ArgumentException($"positions {startPos} + {rows} pass {int.MaxValue}");
+        long qWidth = (long)heads * headDim, qNeed = rows * qWidth, kvNeed = (long)rows * headDim, ringNeed = (long)window * headDim;
+        if (q.Length < qNeed || output.Length < qNeed) throw new ArgumentException($"q and output need {rows}x{qWidth}");
+        if (k.Length < kvNeed || v.Length < kvNeed) throw new ArgumentException($"k and v need {rows}x{headDim}");
+        if (ringK.Length != ringNeed || ringV.Length != ringNeed) throw new ArgumentException($"ring buffers need {window}x{headDim}");
+        if (rows == 0) return;
         int threads = pool?.Threads ?? 1;
         int groups = rows >= 2 * threads ? 1 : Math.Min(heads, threads);
         var job = t_job ??= new Job();

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Sampling;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.Sampling;
 
 namespace RecurrentGemma.Native;
@@ -44,9 +45,23 @@ public struct SamplingParams
         }
         catch (SamplingParameterException e)
         {
-            throw new AbiArgumentException($"{function}: params->{e.Field}: {e.Problem}");   // the struct field, not the CLI flag
+            throw new AbiArgumentException($"{function}: params->{Field(e.Parameter)}: {e.Problem}");   // the struct field, not the CLI flag
         }
     }
+
+    /// <summary>The rg_sampling_params field of a <see cref="SamplingParameters"/> property.</summary>
+    static string Field(string parameter) => parameter switch
+    {
+        nameof(SamplingParameters.MaxTokens) => "max_tokens",
+        nameof(SamplingParameters.Temperature) => "temperature",
+        nameof(SamplingParameters.TopK) => "top_k",
+        nameof(SamplingParameters.TopP) => "top_p",
+        nameof(SamplingParameters.MinP) => "min_p",
+        nameof(SamplingParameters.RepetitionPenalty) => "repeat_penalty",
+        nameof(SamplingParameters.PresencePenalty) => "presence_penalty",
+        nameof(SamplingParameters.Seed) => "seed",
+        _ => parameter,
+    };
 }
 
 /// <summary>rg_usage: what one generate call did.</summary>

@@ -101,7 +101,7 @@ internal static class BatchFile
         }
         catch (SamplingParameterException e)
         {
-            throw new FormatException($"\"{e.Field}\": {e.Problem}");   // the JSON field, not the command-line flag
+            throw new FormatException($"\"{Field(e.Parameter)}\": {e.Problem}");   // the JSON field, not the command-line flag
         }
         int[] ids;
         if (r.TryGetProperty("ids", out var idArray))
@@ -115,6 +115,21 @@ internal static class BatchFile
         if (ids.Length > generator.MaxPromptTokens) throw new RecurrentGemmaException($"the prompt is {ids.Length} tokens; the limit is {generator.MaxPromptTokens}");
         return (ids, p);
     }
+
+    /// <summary>The JSON field of a <see cref="SamplingParameters"/> property.</summary>
+    static string Field(string parameter) => parameter switch
+    {
+        nameof(SamplingParameters.MaxTokens) => "max_tokens",
+        nameof(SamplingParameters.Temperature) => "temperature",
+        nameof(SamplingParameters.TopK) => "top_k",
+        nameof(SamplingParameters.TopP) => "top_p",
+        nameof(SamplingParameters.MinP) => "min_p",
+        nameof(SamplingParameters.RepetitionPenalty) => "repeat_penalty",
+        nameof(SamplingParameters.PresencePenalty) => "presence_penalty",
+        nameof(SamplingParameters.Seed) => "seed",
+        nameof(SamplingParameters.StopStrings) => "stop",
+        _ => parameter,
+    };
 
     static int? Int(JsonElement r, string name) => r.TryGetProperty(name, out var v) ? v.GetInt32() : null;
     static float? Float(JsonElement r, string name) => r.TryGetProperty(name, out var v) ? v.GetSingle() : null;

@@ -25,19 +25,18 @@ public static class BenchCommand
         model.AddTo(command);
         command.SetAction(parse =>
         {
-            int promptTokens = parse.GetValue(prompt), genTokens = parse.GetValue(gen);
-            if (promptTokens < 1) throw new UsageException($"--prompt: {promptTokens} must be at least 1");
-            if (genTokens < 1) throw new UsageException($"--gen: {genTokens} must be at least 1");
+            int promptTokens = CountRange.PositiveTokens.Check("--prompt", parse.GetValue(prompt));
+            int genTokens = CountRange.PositiveTokens.Check("--gen", parse.GetValue(gen));
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(batch) is { } batchList)
             {
                 int[] sizes = TokenIdList.Parse(batchList, "--batch");
-                if (sizes.Any(b => b < 1)) throw new UsageException("--batch: batch sizes must be at least 1");
+                foreach (int size in sizes) CountRange.BatchSize.Check("--batch", size);
                 using var batchModel = model.Open(parse);
                 if (parse.GetValue(depths) is { } depthList)
                 {
                     int[] lengths = TokenIdList.Parse(depthList, "--depths");
-                    if (lengths.Any(d => d < 1)) throw new UsageException("--depths: generated-token counts must be at least 1");
+                    foreach (int length in lengths) CountRange.PositiveTokens.Check("--depths", length);
                     for (int i = 1; i < lengths.Length; i++)
                         if (lengths[i] <= lengths[i - 1]) throw new UsageException("--depths: counts must be increasing");
                     BatchBench.RunAtDepths(batchModel, sizes, promptTokens, lengths, genTokens, asJson, parse.GetValue(plot), stdout, stderr);

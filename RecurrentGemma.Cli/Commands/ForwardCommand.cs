@@ -48,7 +48,8 @@ public static class ForwardCommand
     static int Execute(Func<RecurrentGemmaModel> openModel, string idsText, int generate, string? outPath, ForwardReference? golden, float tolerance, TextWriter stdout)
     {
         int[] prompt = TokenIdList.Parse(idsText, "--ids");
-        if (generate < 0) throw new UsageException($"--generate: {generate} must be 0 or more");
+        CountRange.ForwardTokens.Check("--ids (count)", prompt.Length);
+        CountRange.ForwardTokens.Check("--generate", generate);
         string? outFull = outPath is null ? null : Path.GetFullPath(outPath);
         if (outFull is not null)
         {
@@ -60,14 +61,17 @@ public static class ForwardCommand
         using var loaded = openModel();
         int vocab = loaded.Config.VocabSize;
         TokenIdList.CheckVocabulary(prompt, vocab, "--ids");
+        foreach (var (flag, rows) in new[] { ("--ids", prompt.Length), ("--generate", generate) })
+            if ((long)rows * vocab > Array.MaxLength)
+                throw new UsageException($"{flag}: {rows} rows of {vocab} logits do not fit one buffer; use at most {Array.MaxLength / vocab}");
 
         var pass = loaded.CreateForwardPass();
         var state = loaded.CreateState();
-        var prefill = new float[prompt.Length * vocab];
+        var prefill = new float[(long)prompt.Length * vocab];
         pass.Run([new BatchEntry(state, prompt, AllLogits: true)], prefill);
 
         var generated = new long[generate];
-        var decode = new float[generate * vocab];
+        var decode = new float[(long)generate * vocab];
         int next = Reductions.ArgMax(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
         var token = new int[1];
         for (int i = 0; i < generate; i++)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.Generation;
 
 namespace RecurrentGemma.Cli.Commands;
@@ -21,8 +22,7 @@ public static class GenerateCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var parameters = sampling.Create(parse);
-            int limit = parse.GetValue(maxPrompt);
-            if (limit < 1) throw new UsageException($"--max-prompt-tokens: {limit} must be at least 1");
+            int limit = CountRange.PositiveTokens.Check("--max-prompt-tokens", parse.GetValue(maxPrompt));
             if (parse.GetValue(batchFile) is { } batch)
             {
                 if (parse.GetValue(prompt) is not null) throw new UsageException("give either a prompt or --batch-file, not both");

@@ -16,7 +16,7 @@ public sealed class ModelOptions
 
     public Option<int> Threads { get; } = new("--threads")
     {
-        Description = "threads for the matmuls (default: one per processor)",
+        Description = "threads for the matmuls, 0 to 1024 (default 0: one per processor)",
         DefaultValueFactory = _ => 0,
     };
 
@@ -43,9 +43,7 @@ public sealed class ModelOptions
 
     int ThreadCount(ParseResult parse)
     {
-        int threads = parse.GetValue(Threads);
-        if (threads < 0) throw new UsageException($"--threads: {threads} must be positive (or 0 for one per processor)");
-        return threads;
+        return CountRange.Threads.Check("--threads", parse.GetValue(Threads));
     }
 
     string ModelSpec(ParseResult parse, TextWriter? stderr)

@@ -20,9 +20,8 @@ public static class PerplexityCommand
         command.SetAction((parse, cancellation) =>
         {
             string path = parse.GetValue(file)!;
-            int limit = parse.GetValue(maxTokens), chunkSize = parse.GetValue(chunk);
-            if (limit < 0) throw new UsageException($"--max-tokens: {limit} must be 0 (all) or more");
-            if (chunkSize < 1) throw new UsageException($"--chunk: {chunkSize} must be at least 1");
+            int limit = CountRange.Tokens.Check("--max-tokens", parse.GetValue(maxTokens));
+            int chunkSize = CountRange.Chunk.Check("--chunk", parse.GetValue(chunk));
             if (!File.Exists(path)) throw new UsageException($"--file: {path} does not exist");
             string text;
             try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }

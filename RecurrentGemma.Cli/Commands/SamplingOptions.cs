@@ -24,6 +24,8 @@ public sealed class SamplingOptions
 
     public SamplingParameters Create(ParseResult parse)
     {
+        CountRange.Tokens.Check("--max-tokens", parse.GetValue(_maxTokens));
+        CountRange.TopK.Check("--top-k", parse.GetValue(_topK));
         try
         {
             return new SamplingParameters
@@ -41,7 +43,22 @@ public sealed class SamplingOptions
         }
         catch (SamplingParameterException e)
         {
-            throw new UsageException(e.Message);
+            throw new UsageException($"{Flag(e.Parameter)}: {e.Problem}");
         }
     }
+
+    /// <summary>The flag of a <see cref="SamplingParameters"/> property.</summary>
+    static string Flag(string parameter) => parameter switch
+    {
+        nameof(SamplingParameters.MaxTokens) => "--max-tokens",
+        nameof(SamplingParameters.Temperature) => "--temperature",
+        nameof(SamplingParameters.TopK) => "--top-k",
+        nameof(SamplingParameters.TopP) => "--top-p",
+        nameof(SamplingParameters.MinP) => "--min-p",
+        nameof(SamplingParameters.RepetitionPenalty) => "--repeat-penalty",
+        nameof(SamplingParameters.PresencePenalty) => "--presence-penalty",
+        nameof(SamplingParameters.Seed) => "--seed",
+        nameof(SamplingParameters.StopStrings) => "--stop",
+        _ => parameter,
+    };
 }

@@ -5,9 +5,13 @@ namespace RecurrentGemma.Cli.Commands;
 /// <summary>Parses "2,651,1234" into token ids, with an error that says which item is wrong.</summary>
 public static class TokenIdList
 {
+    /// <summary>More ids than any prompt the engine takes (the scheduler's positions are 32-bit; a prompt this long is hours of prefill).</summary>
+    public const int MaxItems = 1 << 24;
+
     public static int[] Parse(string text, string option)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > MaxItems) throw new UsageException($"{option}: {parts.Length} items; at most {MaxItems}");
         var ids = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {

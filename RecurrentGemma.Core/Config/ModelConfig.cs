@@ -69,17 +69,30 @@ public sealed record ModelConfig
         }
     }
 
-    /// <summary>Throws <see cref="ModelConfigException"/> naming the first inconsistent key.</summary>
+    /// <summary>
+    /// Upper bounds on every size, far above any real Griffin (2B: hidden 2560, MLP 7680, 26 layers, window 2048, vocabulary
+    /// 256000; 9B: 4096, 12288, 38): a config past them is refused before anything is allocated, so no size product
+    /// can wrap. Every buffer the engine sizes from a config is also computed in checked 64-bit arithmetic.
+    /// </summary>
+    public static class Limits
+    {
+        public const int HiddenSize = 32768, LruWidth = 32768, NumHeads = 256, MlpWidth = 131072, NumLayers = 512;
+        public const int AttentionWindow = 65536, ConvWidth = 16, VocabSize = 1 << 20;
+        /// <summary>Floats in the largest single array a config may imply (a K/V ring, an embedding row block).</summary>
+        public const long ArrayElements = 1L << 30;
+    }
+
+    /// <summary>Throws <see cref="ModelConfigException"/> naming the first inconsistent key and its accepted range.</summary>
     public ModelConfig Validate()
     {
-        Positive("hidden_size", HiddenSize);
-        Positive("lru_width", LruWidth);
-        Positive("num_attention_heads", NumHeads);
-        Positive("intermediate_size", MlpWidth);
-        Positive("num_hidden_layers", NumLayers);
-        Positive("attention_window_size", AttentionWindow);
-        Positive("conv1d_width", ConvWidth);
-        Positive("vocab_size", VocabSize);
+        InRange("hidden_size", HiddenSize, Limits.HiddenSize);
+        InRange("lru_width", LruWidth, Limits.LruWidth);
+        InRange("num_attention_heads", NumHeads, Limits.NumHeads);
+        InRange("intermediate_size", MlpWidth, Limits.MlpWidth);
+        InRange("num_hidden_layers", NumLayers, Limits.NumLayers);
+        InRange("attention_window_size", AttentionWindow, Limits.AttentionWindow);
+        InRange("conv1d_width", ConvWidth, Limits.ConvWidth);
+        InRange("vocab_size", VocabSize, Limits.VocabSize);
         if (NumKvHeads != 1)
             throw new ModelConfigException($"config: num_key_value_heads = {NumKvHeads} is not supported; RecurrentGemma uses multi-query attention with exactly 1 key/value head");
         if (HiddenSize % NumHeads != 0)
@@ -101,12 +114,15 @@ public sealed record ModelConfig
         foreach (var (key, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId) })
             if (id < 0 || id >= VocabSize)
                 throw new ModelConfigException($"config: {key} = {id} is outside the vocabulary [0, {VocabSize})");
+        long ring = checked((long)AttentionWindow * NumKvHeads * HeadDim);
+        if (ring > Limits.ArrayElements)
+            throw new ModelConfigException($"config: attention_window_size = {AttentionWindow} x head_dim {HeadDim} = {ring} floats per K/V ring; the limit is {Limits.ArrayElements}");
         return this;
     }
 
-    static void Positive(string key, int value)
+    static void InRange(string key, int value, int max)
     {
-        if (value <= 0) throw new ModelConfigException($"config: {key} = {value} must be positive");
+        if (value <= 0 || value > max) throw new ModelConfigException($"config: {key} = {value} must be in [1, {max}]");
     }
 
     static readonly ImmutableArray<BlockType> GriffinPattern = [BlockType.Recurrent, BlockType.Recurrent, BlockType.Attention];

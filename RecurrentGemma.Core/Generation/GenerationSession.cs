@@ -10,27 +10,30 @@ namespace RecurrentGemma.Core.Generation;
 /// One conversation: its constant-size state, the token history (for penalties), and the last logits. Each call
 /// continues where the previous one stopped, so a new chat turn only prefills its new tokens. The work runs on the
 /// generator's shared <see cref="BatchScheduler"/>, so sessions used at the same time by different callers are batched
-/// together, each getting exactly what it would get alone. One session is not thread-safe; many may share a generator.
+/// together, each getting exactly what it would get alone. A session runs one call at a time: a second call while one
+/// runs (from another thread, or a second enumeration) throws <see cref="InvalidOperationException"/>; many sessions may
+/// share a generator.
 /// </summary>
 public sealed class GenerationSession
 {
-    /// <summary>Id of the final item <see cref="GenerateAsync(int[], SamplingParameters, CancellationToken)"/> yields when text was held back to the end.</summary>
-    public const int NoToken = -1;
-
     readonly TextGenerator _generator;
-    readonly BatchScheduler.SessionLink _link;
+    readonly SessionLink _link;
+    int _busy;
 
     internal GenerationSession(TextGenerator generator)
     {
         _generator = generator;
-        _link = new BatchScheduler.SessionLink(generator.Model.CreateState(), [], new float[generator.Model.Config.VocabSize]);
+        _link = new SessionLink(generator.Model.CreateState(), [], new float[generator.Model.Config.VocabSize]);
     }
 
     public IReadOnlyList<int> History => _link.History;
     public int Position => _link.State.Position;
     public GenerationUsage? LastUsage { get; private set; }
 
-    /// <summary>Called with the fraction of a prompt prefilled (0..1), chunk by chunk, from the engine thread; null for none.</summary>
+    /// <summary>
+    /// Called with the fraction of a prompt prefilled (0..1), chunk by chunk, on a thread-pool thread (never the
+    /// engine's, so a slow callback delays nobody); if it throws, the call fails with that error. Null for none.
+    /// </summary>
     public Action<double>? PrefillProgress
     {
         get => _link.PrefillProgress;
@@ -38,18 +41,32 @@ public sealed class GenerationSession
     }
 
     /// <summary>Saves the whole conversation (state, history, last logits) to a file, atomically.</summary>
-    public void SaveSnapshot(string path) =>
+    public void SaveSnapshot(string path)
+    {
+        using var _ = Acquire();
         StateSnapshot.Save(path, _link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
+    }
 
     /// <summary>The same snapshot as bytes, for callers that store it themselves (the C library's state save).</summary>
-    public byte[] SaveSnapshot() =>
-        StateSnapshot.Serialize(_link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
+    public byte[] SaveSnapshot()
+    {
+        using var _ = Acquire();
+        return StateSnapshot.Serialize(_link.State, CollectionsMarshal.AsSpan(_link.History), _link.HasLogits ? _link.Logits : default);
+    }
 
     /// <summary>Replaces this conversation with a saved one; generation then continues exactly as if it had never stopped.</summary>
-    public void LoadSnapshot(string path) => Restore(StateSnapshot.Load(path, _link.State));
+    public void LoadSnapshot(string path)
+    {
+        using var _ = Acquire();
+        Restore(StateSnapshot.Load(path, _link.State));
+    }
 
     /// <summary>Replaces this conversation with one saved by <see cref="SaveSnapshot()"/>; <paramref name="source"/> names it in errors.</summary>
-    public void LoadSnapshot(ReadOnlySpan<byte> snapshot, string source = "snapshot") => Restore(StateSnapshot.Deserialize(snapshot, source, _link.State));
+    public void LoadSnapshot(ReadOnlySpan<byte> snapshot, string source = "snapshot")
+    {
+        using var _ = Acquire();
+        Restore(StateSnapshot.Deserialize(snapshot, source, _link.State));
+    }
 
     void Restore(SnapshotExtras extras)
     {
@@ -57,30 +74,36 @@ public sealed class GenerationSession
         _link.History.AddRange(extras.History);
         _link.HasLogits = extras.Logits is not null;
         if (extras.Logits is { } logits) logits.CopyTo(_link.Logits, 0);
+        _link.Broken = false;
     }
 
     /// <summary>A new session that starts as an exact copy of this one: one prompt prefix, many continuations, no re-prefill.</summary>
     public GenerationSession Fork()
     {
+        using var _ = Acquire();
         var fork = new GenerationSession(_generator);
         fork._link.State.CopyFrom(_link.State);
         fork._link.History.AddRange(_link.History);
         _link.Logits.CopyTo(fork._link.Logits, 0);
         fork._link.HasLogits = _link.HasLogits;
+        fork._link.Broken = _link.Broken;
         return fork;
     }
 
     public void Reset()
     {
+        using var _ = Acquire();
         _link.State.Reset();
         _link.History.Clear();
         _link.HasLogits = false;
+        _link.Broken = false;
     }
 
     /// <summary>Feeds tokens without generating (a prompt, a chat turn). Throws <see cref="OperationCanceledException"/> if cancelled.</summary>
     public void Append(ReadOnlySpan<int> ids, CancellationToken cancellation = default)
     {
         if (ids.IsEmpty) return;
+        using var _ = Acquire();
         var usage = _generator.Scheduler.Submit(_link, ids.ToArray(), new SamplingParameters { MaxTokens = 0 }, cancellation).Completion.GetAwaiter().GetResult();
         if (usage.StopReason == StopReason.Cancelled) throw new OperationCanceledException(cancellation);
     }
@@ -92,33 +115,72 @@ public sealed class GenerationSession
     /// <summary>
     /// Feeds the prompt ids, then samples up to MaxTokens tokens, stopping at &lt;eos&gt;, &lt;end_of_turn&gt; or a stop string
     /// (none of which is emitted or fed). Each item is a token and the text it completes; a last item with id
-    /// <see cref="NoToken"/> carries text held back to the end. <see cref="LastUsage"/> has the counts and speeds.
-    /// Cancellation ends the stream (no exception) and the usage says Cancelled; the session keeps every token the
-    /// engine generated (its state includes them), which may be a few more than were yielded.
+    /// <see cref="GeneratedToken.NoId"/> carries text held back to the end. <see cref="LastUsage"/> has the counts and speeds.
+    /// Cancellation, or leaving the loop early, ends the request (no exception) and the usage says Cancelled; the session
+    /// keeps every token the engine generated (its state includes them), which may be a few more than were yielded.
+    /// Bad arguments, and a call while another runs on this session, throw here, before anything is enumerated.
     /// </summary>
-    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingParameters parameters,
-        [EnumeratorCancellation] CancellationToken cancellation = default)
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, SamplingParameters parameters, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();
         if (promptIds.Length > _generator.MaxPromptTokens)
             throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
+        if (Volatile.Read(ref _busy) != 0) throw Busy();
+        if (_link.Broken) throw new RecurrentGemmaException("this session's state was lost in an engine error; Reset() it to start over");
+        return Run(promptIds, parameters, cancellation);
+    }
+
+    async IAsyncEnumerable<GeneratedToken> Run(int[] promptIds, SamplingParameters parameters, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        using var _ = Acquire();
+        LastUsage = null;
         var handle = _generator.Scheduler.Submit(_link, promptIds, parameters, cancellation);
-        bool cancelled = false;
-        await foreach (var token in handle.Tokens())
+        bool ended = false;   // the stream ran to its end, not cancelled
+        try
         {
-            // The engine sees the cancellation at its next step and may have run ahead of this reader; stop yielding now.
-            if (cancelled = cancellation.IsCancellationRequested) break;
-            yield return token;
+            await foreach (var token in handle.Tokens().ConfigureAwait(false))
+            {
+                // The engine sees the cancellation at its next step and may have run ahead of this reader; stop yielding now.
+                if (cancellation.IsCancellationRequested) break;
+                yield return token;
+            }
+            ended = !cancellation.IsCancellationRequested;
         }
-        var usage = await handle.Completion;
-        LastUsage = cancelled ? usage with { StopReason = StopReason.Cancelled } : usage;
+        finally
+        {
+            // Whether the caller cancelled, broke out of its loop or threw, the request ends here and the session is
+            // consistent (and free) before this returns.
+            if (!ended) handle.Cancel();
+            try
+            {
+                var usage = await handle.Completion.ConfigureAwait(false);
+                LastUsage = ended ? usage : usage with { StopReason = StopReason.Cancelled };
+            }
+            catch (Exception) when (!ended) { }   // the stream's own error, if any, is already on its way out
+        }
     }
 
     /// <summary>The same stream as text pieces only (what a chat UI prints).</summary>
     public async IAsyncEnumerable<string> GenerateTextAsync(string prompt, SamplingParameters parameters,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        await foreach (var token in GenerateAsync(prompt, parameters, cancellation))
+        await foreach (var token in GenerateAsync(prompt, parameters, cancellation).ConfigureAwait(false))
             if (!string.IsNullOrEmpty(token.Text)) yield return token.Text;
+    }
+
+    BusyScope Acquire()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) throw Busy();
+        return new BusyScope(this);
+    }
+
+    static InvalidOperationException Busy() =>
+        new("this session is already running a call; a session serves one call at a time (Fork() it, or use another session)");
+
+    readonly struct BusyScope(GenerationSession session) : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref session._busy, 0);
     }
 }

@@ -15,15 +15,18 @@ public sealed record PerplexityResult(double MeanNll, int Tokens)
 /// </summary>
 public static class Perplexity
 {
+    /// <summary>Most tokens per forward pass: chunk x vocabulary logits are held at once (1024 x 256000 floats = 1 GB).</summary>
+    public const int MaxChunk = 1024;
+
     public static PerplexityResult Evaluate(RecurrentGemmaModel model, ReadOnlySpan<int> tokens, int chunk = 64, CancellationToken cancellation = default)
     {
         if (tokens.Length < 2) throw new RecurrentGemmaException($"perplexity needs at least 2 tokens (got {tokens.Length}): one to condition on and one to score");
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
+        if (chunk is < 1 or > MaxChunk) throw new RecurrentGemmaException($"{nameof(chunk)} = {chunk} must be in [1, {MaxChunk}]");
         int vocab = model.Config.VocabSize, scored = tokens.Length - 1;
         var pass = model.CreateForwardPass(Math.Min(chunk, 256));
         var state = model.CreateState();
         var all = tokens.ToArray();
-        var logits = new float[Math.Min(chunk, scored) * vocab];
+        var logits = new float[(long)Math.Min(chunk, scored) * vocab];
         double total = 0;
         for (int start = 0; start < scored; start += chunk)
         {

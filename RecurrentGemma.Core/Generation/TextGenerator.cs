@@ -15,8 +15,12 @@ public sealed class TextGenerator : IDisposable
     /// <summary>Prompts longer than this many tokens are refused (the state is constant-size; this bounds a request's time).</summary>
     public int MaxPromptTokens { get; set; } = 65536;
 
-    public TextGenerator(RecurrentGemmaModel model, GemmaTokenizer? tokenizer)
+    readonly bool _ownsModel;
+
+    /// <param name="ownsModel">Whether <see cref="Dispose"/> disposes the model too (false: several generators share one model).</param>
+    public TextGenerator(RecurrentGemmaModel model, GemmaTokenizer? tokenizer, bool ownsModel = true)
     {
+        _ownsModel = ownsModel;
         if (tokenizer is not null && tokenizer.VocabularySize != model.Config.VocabSize)
             throw new TokenizerException($"{tokenizer.Path} has {tokenizer.VocabularySize} pieces but the model's vocabulary has {model.Config.VocabSize}: they do not belong together");
         Model = model;
@@ -46,13 +50,18 @@ public sealed class TextGenerator : IDisposable
 
     readonly Lock _schedulerLock = new();
     BatchScheduler? _scheduler;
+    bool _disposed;
 
     /// <summary>The engine every session of this generator submits to, created on first use (so concurrent callers batch).</summary>
     public BatchScheduler Scheduler
     {
         get
         {
-            lock (_schedulerLock) return _scheduler ??= new BatchScheduler(Model, Tokenizer, SchedulerOptions);
+            lock (_schedulerLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new BatchScheduler(Model, Tokenizer, SchedulerOptions);
+            }
         }
     }
 
@@ -62,11 +71,16 @@ public sealed class TextGenerator : IDisposable
     public GenerationSession CreateSession() => new(this);
 
     public GemmaTokenizer RequireTokenizer() =>
-        Tokenizer ?? throw new TokenizerException($"{Model.Source} has no {GemmaTokenizer.FileName}; give one with --tokenizer, or pass token ids");
+        Tokenizer ?? throw new TokenizerException($"{Model.Source} has no {GemmaTokenizer.FileName}; open the generator with a tokenizer path, or pass token ids");
 
     public void Dispose()
     {
-        lock (_schedulerLock) _scheduler?.Dispose();
-        Model.Dispose();
+        lock (_schedulerLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _scheduler?.Dispose();
+        }
+        if (_ownsModel) Model.Dispose();
     }
 }

@@ -25,18 +25,28 @@ internal sealed class ForwardBuffers
         MaxRows = maxRows;
         int h = c.HiddenSize;
         int wide = Math.Max(Math.Max(c.LruWidth, c.MlpWidth), c.NumHeads * c.HeadDim);
-        Residual = new float[maxRows * h];
-        Normed = new float[maxRows * h];
-        BlockOut = new float[maxRows * h];
-        A = new float[maxRows * wide];
-        B = new float[maxRows * wide];
-        C = new float[maxRows * wide];
-        D = new float[maxRows * wide];
-        E = new float[maxRows * wide];
-        Fused = new float[maxRows * Math.Max(2 * Math.Max(c.LruWidth, c.MlpWidth), c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim)];
+        int fused = Math.Max(2 * Math.Max(c.LruWidth, c.MlpWidth), c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim);
+        Residual = Rows(maxRows, h);
+        Normed = Rows(maxRows, h);
+        BlockOut = Rows(maxRows, h);
+        A = Rows(maxRows, wide);
+        B = Rows(maxRows, wide);
+        C = Rows(maxRows, wide);
+        D = Rows(maxRows, wide);
+        E = Rows(maxRows, wide);
+        Fused = Rows(maxRows, fused);
         InverseFrequencies = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
         Cos = new float[InverseFrequencies.Length];
         Sin = new float[InverseFrequencies.Length];
+    }
+
+    /// <summary>A [rows, width] buffer, sized in 64-bit so a large pass is refused with a message, never wrapped.</summary>
+    static float[] Rows(int rows, int width)
+    {
+        long n = (long)rows * width;
+        if (n > Array.MaxLength)
+            throw new RecurrentGemmaException($"a pass of {rows} rows x {width} floats does not fit one buffer; use fewer rows per pass");
+        return new float[n];
     }
 }
 

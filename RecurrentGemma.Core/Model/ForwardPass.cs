@@ -24,20 +24,23 @@ public sealed class ForwardPass
     int[] _logitBase = new int[16];
 
     public int MaxRowsPerPass => _buf.MaxRows;
+    /// <summary>Upper bound of rows per pass (the scheduler's largest step).</summary>
+    public const int MaxRowsLimit = 4096;
 
     public ForwardPass(ModelConfig config, ModelWeights weights, WorkerPool? pool = null, int maxRowsPerPass = 256)
     {
         _pool = pool;
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxRowsPerPass, 1);
+        if (maxRowsPerPass is < 1 or > MaxRowsLimit)
+            throw new RecurrentGemmaException($"{nameof(maxRowsPerPass)} = {maxRowsPerPass} must be in [1, {MaxRowsLimit}]");
         _config = config;
         _weights = weights;
         _buf = new ForwardBuffers(config, maxRowsPerPass);
     }
 
     /// <summary>Rows of logits <see cref="Run"/> writes for this batch (each entry's last token, or all its tokens).</summary>
-    public static int LogitRowCount(ReadOnlySpan<BatchEntry> batch)
+    public static long LogitRowCount(ReadOnlySpan<BatchEntry> batch)
     {
-        int n = 0;
+        long n = 0;
         foreach (var e in batch) n += e.LogitRows;
         return n;
     }
@@ -95,7 +98,7 @@ public sealed class ForwardPass
     void ValidateAndMarkInUse(ReadOnlySpan<BatchEntry> batch, Span<float> logits)
     {
         int vocab = _config.VocabSize;
-        long need = (long)LogitRowCount(batch) * vocab;
+        long need = LogitRowCount(batch) * vocab;
         if (logits.Length < need) throw new ArgumentException($"logits span holds {logits.Length} floats, the batch needs {need}", nameof(logits));
         int marked = 0;
         try

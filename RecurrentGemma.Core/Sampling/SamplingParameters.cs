@@ -3,7 +3,7 @@ namespace RecurrentGemma.Core.Sampling;
 /// <summary>
 /// How to pick each next token. Defaults are greedy. Applied in this order: repetition and presence penalties on the
 /// logits of tokens already in the sequence, then temperature, top-k, top-p, min-p; temperature 0 means greedy
-/// (argmax after the penalties). <see cref="Validate"/> refuses impossible values with a message naming the flag.
+/// (argmax after the penalties). <see cref="Validate"/> refuses impossible values with a message naming the property.
 /// </summary>
 public sealed record SamplingParameters
 {
@@ -29,29 +29,29 @@ public sealed record SamplingParameters
 
     public SamplingParameters Validate()
     {
-        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw Bad("--temperature", Temperature, "must be 0 (greedy) or a positive number");
-        if (TopK < 0) throw Bad("--top-k", TopK, "must be 0 (off) or positive");
-        if (!(TopP > 0 && TopP <= 1)) throw Bad("--top-p", TopP, "must be in (0, 1]");
-        if (!(MinP >= 0 && MinP < 1)) throw Bad("--min-p", MinP, "must be in [0, 1)");
-        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw Bad("--repeat-penalty", RepetitionPenalty, "must be a positive number (1 = off)");
-        if (!float.IsFinite(PresencePenalty)) throw Bad("--presence-penalty", PresencePenalty, "must be a finite number (0 = off)");
-        if (MaxTokens < 0) throw Bad("--max-tokens", MaxTokens, "must be 0 or more");
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw Bad(nameof(Temperature), Temperature, "must be 0 (greedy) or a positive number");
+        if (TopK < 0) throw Bad(nameof(TopK), TopK, "must be 0 (off) or positive");
+        if (!(TopP > 0 && TopP <= 1)) throw Bad(nameof(TopP), TopP, "must be in (0, 1]");
+        if (!(MinP >= 0 && MinP < 1)) throw Bad(nameof(MinP), MinP, "must be in [0, 1)");
+        if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw Bad(nameof(RepetitionPenalty), RepetitionPenalty, "must be a positive number (1 = off)");
+        if (!float.IsFinite(PresencePenalty)) throw Bad(nameof(PresencePenalty), PresencePenalty, "must be a finite number (0 = off)");
+        if (MaxTokens < 0) throw Bad(nameof(MaxTokens), MaxTokens, "must be 0 or more");
+        if (StopStrings is null) throw new SamplingParameterException(nameof(StopStrings), "must not be null (empty for none)");
         foreach (var s in StopStrings)
-            if (string.IsNullOrEmpty(s)) throw new SamplingParameterException("--stop", "a stop string must not be empty");
+            if (string.IsNullOrEmpty(s)) throw new SamplingParameterException(nameof(StopStrings), "a stop string must not be empty");
         return this;
     }
 
-    static SamplingParameterException Bad(string flag, object value, string rule) => new(flag, $"{value} {rule}");
+    static SamplingParameterException Bad(string parameter, object value, string rule) => new(parameter, $"{value} {rule}");
 }
 
 /// <summary>
-/// A sampling parameter is out of range. The message names the command-line flag (--top-p); <see cref="Field"/> is the
-/// same parameter's name in --batch-file JSON and in the C library's rg_sampling_params (top_p).
+/// A sampling parameter is out of range. <see cref="Parameter"/> is the <see cref="SamplingParameters"/> property
+/// (TopP); each front end names it in its own spelling (the CLI's --top-p, a JSON field top_p, a C struct field).
 /// </summary>
-public sealed class SamplingParameterException(string flag, string problem) : RecurrentGemmaException($"{flag}: {problem}")
+public sealed class SamplingParameterException(string parameter, string problem) : RecurrentGemmaException($"{parameter}: {problem}")
 {
-    public string Flag { get; } = flag;
-    public string Field { get; } = flag.TrimStart('-').Replace('-', '_');
+    public string Parameter { get; } = parameter;
     /// <summary>The value and the rule it breaks, e.g. "2 must be in (0, 1]".</summary>
     public string Problem { get; } = problem;
 }

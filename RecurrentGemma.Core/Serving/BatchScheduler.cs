@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.State;
@@ -16,9 +15,11 @@ namespace RecurrentGemma.Core.Serving;
 /// Admission is by memory: at most budget / state-bytes sequences run; the rest wait. Because a row's logits never
 /// depend on the batch around it, every request gets exactly the tokens it would get alone (same seed, same ids).
 /// <para>
-/// Requests from a <see cref="GenerationSession"/> bring their own state, history and last logits, which the engine
-/// continues and leaves consistent (every emitted token fed, the logits after it kept), so sessions of many callers
-/// batch together.
+/// No caller can stall or break the engine: no caller code runs on the engine thread (channel readers and completions
+/// continue asynchronously, progress callbacks run on the thread pool); an error in one request's sampling fails that
+/// request alone; an error the engine cannot attribute (the forward pass itself) fails the requests in flight and the
+/// engine goes on with the next ones. Every request ends (result, Cancelled, or error) whatever the interleaving with
+/// <see cref="Dispose"/>.
 /// </para>
 /// </summary>
 public sealed class BatchScheduler : IDisposable
@@ -27,6 +28,7 @@ public sealed class BatchScheduler : IDisposable
     readonly GemmaTokenizer? _tokenizer;
     readonly SchedulerOptions _options;
     readonly ForwardPass _pass;
+    readonly object _gate = new();          // guards _waiting and _stopping
     readonly Queue<Sequence> _waiting = new();
     readonly List<Sequence> _running = [];
     readonly Stack<SequenceState> _pool = new();
@@ -35,51 +37,55 @@ public sealed class BatchScheduler : IDisposable
     readonly float[] _logits, _scratch;
     readonly SemaphoreSlim _wake = new(0);
     readonly Thread _engine;
-    volatile bool _stopping;
-    Exception? _fault;
+    bool _stopping;
+    int _statesCreated;
 
     public int MaxConcurrentSequences { get; }
     public long StateBytesPerSequence { get; }
     /// <summary>The most sequences one engine step has fed together so far (a measure of how much batching happened).</summary>
     public int PeakBatchSequences { get; private set; }
 
+    /// <summary>Test seams: called before each forward pass, and before each sequence samples. Null in production.</summary>
+    internal Action? BeforePass { get; set; }
+    internal Action<RequestHandle>? BeforeSample { get; set; }
+    /// <summary>States made so far, and how many are back in the pool (equal when idle: none leaked).</summary>
+    internal int StatesCreated => Volatile.Read(ref _statesCreated);
+    internal int PooledStates { get { lock (_pool) return _pool.Count; } }
+    internal bool EngineRunning => _engine.IsAlive;
+
+    /// <param name="tokenizer">Decodes text and stop strings; its vocabulary must be the model's.</param>
     public BatchScheduler(RecurrentGemmaModel model, GemmaTokenizer? tokenizer = null, SchedulerOptions? options = null)
     {
+        if (tokenizer is not null && tokenizer.VocabularySize != model.Config.VocabSize)
+            throw new TokenizerException($"{tokenizer.Path} has {tokenizer.VocabularySize} pieces but the model's vocabulary has {model.Config.VocabSize}: they do not belong together");
         _model = model;
         _tokenizer = tokenizer;
         _options = (options ?? new SchedulerOptions()).Validate();
         StateBytesPerSequence = SequenceState.BytesFor(model.Config);
-        MaxConcurrentSequences = (int)Math.Clamp(_options.MemoryBudgetBytes / StateBytesPerSequence, 1, 1 << 16);
+        MaxConcurrentSequences = (int)Math.Clamp(_options.MemoryBudgetBytes / StateBytesPerSequence, 1, SchedulerOptions.MaxSequences);
         _pass = model.CreateForwardPass(_options.MaxTokensPerStep);
-        _logits = new float[Math.Min(MaxConcurrentSequences, _options.MaxTokensPerStep) * model.Config.VocabSize];
+        long logitFloats = (long)Math.Min(MaxConcurrentSequences, _options.MaxTokensPerStep) * model.Config.VocabSize;
+        if (logitFloats > Array.MaxLength)
+            throw new RecurrentGemmaException($"{nameof(SchedulerOptions.MaxTokensPerStep)} = {_options.MaxTokensPerStep} rows of {model.Config.VocabSize} logits do not fit one buffer; lower it");
+        _logits = new float[logitFloats];
         _scratch = new float[model.Config.VocabSize];
         _engine = new Thread(EngineLoop) { IsBackground = true, Name = "rgemma-scheduler" };
         _engine.Start();
     }
 
-    /// <summary>A session's side of a request: its state, history and last-logits buffer, continued in place.</summary>
-    internal sealed class SessionLink(SequenceState state, List<int> history, float[] logits)
-    {
-        public readonly SequenceState State = state;
-        public readonly List<int> History = history;
-        public readonly float[] Logits = logits;
-        public bool HasLogits;
-        public Action<double>? PrefillProgress;
-    }
-
-    sealed class Sequence(int[] prompt, TokenSelector selector, RequestHandle handle, CancellationToken cancellation, SessionLink? session)
+    sealed class Sequence(int[] prompt, TokenSelector selector, RequestHandle handle, SessionLink? session, ProgressReporter? progress)
     {
         public readonly int[] Prompt = prompt;
         public readonly TokenSelector Selector = selector;
         public readonly RequestHandle Handle = handle;
-        public readonly CancellationToken Cancellation = cancellation;
         public readonly SessionLink? Session = session;
+        public readonly ProgressReporter? Progress = progress;
         public readonly List<int> History = session?.History ?? [];
         public readonly int[] Last = new int[1];
         public SequenceState? State;
         public int Fed;            // prompt tokens fed so far
         public bool HasToken;      // Last holds a sampled token not yet fed
-        public bool Draining;      // stopped after emitting a token: feed it (for the session), then finish
+        public StopReason? Ending; // stopped after emitting a token: feed it (for the session), then finish with this
         public bool Active;        // admitted and not finished
         public long Submitted = Stopwatch.GetTimestamp(), FirstToken;
         public bool Prefilling => Fed < Prompt.Length;
@@ -91,6 +97,7 @@ public sealed class BatchScheduler : IDisposable
     /// </summary>
     public RequestHandle Submit(int[] promptIds, SamplingParameters parameters, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(promptIds);
         if (promptIds.Length == 0) throw new RecurrentGemmaException("the prompt is empty");
         return Enqueue(promptIds, parameters, cancellation, session: null);
     }
@@ -99,28 +106,48 @@ public sealed class BatchScheduler : IDisposable
     internal RequestHandle Submit(SessionLink session, int[] promptIds, SamplingParameters parameters, CancellationToken cancellation)
     {
         if (promptIds.Length == 0 && !session.HasLogits) throw new RecurrentGemmaException("the prompt is empty and there is nothing to continue from");
-        return Enqueue(promptIds, parameters, cancellation, session);
+        if (session.Broken) throw new RecurrentGemmaException("this session's state was lost in an engine error; Reset() it to start over");
+        if (session.State.Config != _model.Config) throw new ArgumentException("the session belongs to another model", nameof(session));
+        if (Interlocked.CompareExchange(ref session.InFlight, 1, 0) != 0)
+            throw new InvalidOperationException("this session already has a request running; a session runs one request at a time (Fork() it, or use another session)");
+        try
+        {
+            return Enqueue(promptIds, parameters, cancellation, session);
+        }
+        catch
+        {
+            Volatile.Write(ref session.InFlight, 0);
+            throw;
+        }
     }
 
     RequestHandle Enqueue(int[] promptIds, SamplingParameters parameters, CancellationToken cancellation, SessionLink? session)
     {
-        ObjectDisposedException.ThrowIf(_stopping, this);
-        if (_fault is { } fault) throw new InvalidOperationException("the scheduler stopped after an internal error", fault);
+        ArgumentNullException.ThrowIfNull(parameters);
         int vocab = _model.Config.VocabSize;
         for (int i = 0; i < promptIds.Length; i++)
             if ((uint)promptIds[i] >= (uint)vocab) throw new RecurrentGemmaException($"token id {promptIds[i]} at index {i} is outside the vocabulary [0, {vocab})");
-        var handle = new RequestHandle();
+        if ((long)promptIds.Length + (session?.State.Position ?? 0) > SchedulerOptions.MaxPositions)
+            throw new RecurrentGemmaException($"the prompt would take the sequence past position {SchedulerOptions.MaxPositions}");
         var selector = new TokenSelector(parameters, vocab, _model.Config.EosTokenId, _tokenizer);
-        lock (_waiting) _waiting.Enqueue(new Sequence((int[])promptIds.Clone(), selector, handle, cancellation, session));
-        _wake.Release();
+        var handle = new RequestHandle(cancellation);
+        var progress = session?.PrefillProgress is { } callback ? new ProgressReporter(callback, handle) : null;
+        var seq = new Sequence((int[])promptIds.Clone(), selector, handle, session, progress);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _waiting.Enqueue(seq);
+            _wake.Release();
+        }
         return handle;
     }
 
     void EngineLoop()
     {
-        try
+        while (true)
         {
-            while (!_stopping)
+            lock (_gate) if (_stopping) break;
+            try
             {
                 Admit();
                 if (_running.Count == 0)
@@ -130,47 +157,71 @@ public sealed class BatchScheduler : IDisposable
                 }
                 Step();
             }
+            catch (Exception e)
+            {
+                // Not attributable to one request (the forward pass itself failed): every running request fails with it,
+                // and the engine starts over clean with whatever is queued next.
+                var fault = new EngineFaultException($"the engine failed while running this request: {e.Message}", e);
+                foreach (var seq in _running) if (seq.Active) Fail(seq, fault);
+                _running.Clear();
+            }
         }
-        catch (Exception e)
-        {
-            _fault = e;
-            lock (_waiting) foreach (var s in _waiting) s.Handle.Done.TrySetException(e);
-            foreach (var s in _running) s.Handle.Done.TrySetException(e);
-        }
+        // Stopping: nothing can be queued any more (Enqueue checks _stopping under the same lock), so this drains all.
+        foreach (var seq in _running) if (seq.Active) Finish(seq, StopReason.Cancelled);
+        _running.Clear();
+        lock (_gate)
+            while (_waiting.Count > 0) Finish(_waiting.Dequeue(), StopReason.Cancelled);
     }
 
     void Admit()
     {
-        lock (_waiting)
+        lock (_gate)
         {
             while (_waiting.Count > 0 && _running.Count < MaxConcurrentSequences)
             {
                 var seq = _waiting.Dequeue();
                 seq.Active = true;
-                if (seq.Cancellation.IsCancellationRequested) { Finish(seq, StopReason.Cancelled); continue; }
-                if (seq.Session is { } session) seq.State = session.State;
-                else
-                {
-                    seq.State = _pool.Count > 0 ? _pool.Pop() : _model.CreateState();
-                    seq.State.Reset();
-                }
+                if (EndIfCancelled(seq)) continue;
+                seq.State = seq.Session?.State ?? TakePooledState();
                 _running.Add(seq);
                 // A session continuing from its last logits samples before any forward step.
                 if (seq.Prompt.Length == 0)
                 {
                     seq.Session!.Logits.CopyTo(_scratch, 0);   // sampling modifies the logits; the session's copy must stay
-                    Sample(seq, _scratch);
+                    SampleOrFail(seq, _scratch);
                 }
             }
-            _running.RemoveAll(s => !s.Active);
         }
+        _running.RemoveAll(s => !s.Active);
+    }
+
+    SequenceState TakePooledState()
+    {
+        SequenceState? state;
+        lock (_pool) _pool.TryPop(out state);
+        if (state is null)
+        {
+            state = _model.CreateState();
+            Interlocked.Increment(ref _statesCreated);
+        }
+        else state.Reset();
+        return state;
+    }
+
+    /// <summary>Ends a cancelled sequence; a session's sequence holding an unfed token feeds it first (its state must include every token it emitted).</summary>
+    bool EndIfCancelled(Sequence seq)
+    {
+        if (!seq.Handle.CancellationRequested || seq.Ending is not null) return false;
+        if (seq.Handle.CallbackFault is { } fault) { Fail(seq, fault); return true; }
+        if (seq.Session is not null && seq.HasToken) { seq.Ending = StopReason.Cancelled; return false; }
+        Finish(seq, StopReason.Cancelled);
+        return true;
     }
 
     /// <summary>One engine step: fed-back tokens first (one row each), then prefill chunks in arrival order while rows remain.</summary>
     void Step()
     {
-        foreach (var seq in _running)
-            if (seq.Cancellation.IsCancellationRequested && !seq.Draining) Finish(seq, StopReason.Cancelled);   // frees its slot now, even mid-prompt
+        foreach (var seq in _running) EndIfCancelled(seq);   // frees its slot now, even mid-prompt
         _running.RemoveAll(s => !s.Active);
         if (_running.Count == 0) return;
         _entries.Clear();
@@ -185,7 +236,7 @@ public sealed class BatchScheduler : IDisposable
             }
         foreach (var seq in _running)
         {
-            if (!seq.Prefilling || budget == 0) continue;
+            if (!seq.Prefilling || seq.Ending is not null || budget == 0) continue;
             int n = Math.Min(Math.Min(_options.PrefillChunk, seq.Prompt.Length - seq.Fed), budget);
             _entries.Add(new BatchEntry(seq.State!, seq.Prompt.AsMemory(seq.Fed, n)));
             _fed.Add((seq, n));
@@ -194,7 +245,17 @@ public sealed class BatchScheduler : IDisposable
         if (_entries.Count == 0) return;
         PeakBatchSequences = Math.Max(PeakBatchSequences, _entries.Count);
         int vocab = _model.Config.VocabSize;
-        _pass.Run(CollectionsMarshal.AsSpan(_entries), _logits);
+        try
+        {
+            BeforePass?.Invoke();
+            _pass.Run(CollectionsMarshal.AsSpan(_entries), _logits);
+        }
+        catch
+        {
+            // The states in this batch may be half-advanced: sessions must start over; pooled states are reset on reuse.
+            foreach (var (seq, _) in _fed) if (seq.Session is { } s) s.Broken = true;
+            throw;
+        }
         for (int i = 0; i < _fed.Count; i++)
         {
             var (seq, fed) = _fed[i];
@@ -209,19 +270,33 @@ public sealed class BatchScheduler : IDisposable
             {
                 row.CopyTo(session.Logits);   // the session's logits always follow its state
                 session.HasLogits = true;
-                if (fed > 0) session.PrefillProgress?.Invoke((double)seq.Fed / seq.Prompt.Length);
             }
-            if (seq.Draining) { Finish(seq, seq.Selector.Stopped!.Value); continue; }
+            if (fed > 0) seq.Progress?.Report((double)seq.Fed / seq.Prompt.Length);
+            if (seq.Ending is { } ending) { Finish(seq, ending); continue; }
             if (seq.Prefilling) continue;   // mid-prompt: no token yet
-            Sample(seq, row);
+            SampleOrFail(seq, row);
         }
         _running.RemoveAll(s => !s.Active);
     }
 
-    /// <summary>Picks the sequence's next token; <paramref name="logits"/> is used up (penalties and cuts work in place).</summary>
+    /// <summary>Picks the sequence's next token; an error here is this request's alone.</summary>
+    void SampleOrFail(Sequence seq, Span<float> logits)
+    {
+        try
+        {
+            BeforeSample?.Invoke(seq.Handle);
+            Sample(seq, logits);
+        }
+        catch (Exception e)
+        {
+            Fail(seq, new EngineFaultException($"sampling failed for this request: {e.Message}", e));
+        }
+    }
+
+    /// <summary><paramref name="logits"/> is used up (penalties and cuts work in place).</summary>
     void Sample(Sequence seq, Span<float> logits)
     {
-        if (!seq.Selector.Next(logits, CollectionsMarshal.AsSpan(seq.History), seq.Cancellation.IsCancellationRequested, out var token))
+        if (!seq.Selector.Next(logits, CollectionsMarshal.AsSpan(seq.History), seq.Handle.CancellationRequested, out var token))
         {
             Finish(seq, seq.Selector.Stopped!.Value);
             return;
@@ -234,33 +309,47 @@ public sealed class BatchScheduler : IDisposable
         if (seq.Selector.Stopped is { } reason)
         {
             if (seq.Session is null) Finish(seq, reason);
-            else seq.Draining = true;   // feed the emitted token so the session's state and logits include it
+            else seq.Ending = reason;   // feed the emitted token so the session's state and logits include it
         }
     }
 
     void Finish(Sequence seq, StopReason reason)
     {
-        if (seq.Selector.FinalText() is { Length: > 0 } rest) seq.Handle.Channel.Writer.TryWrite(new GeneratedToken(GenerationSession.NoToken, rest));
-        seq.Handle.Channel.Writer.TryComplete();
+        string? rest = null;
+        try { rest = seq.Selector.FinalText(); }
+        catch (Exception e) { Fail(seq, new EngineFaultException($"detokenizing failed for this request: {e.Message}", e)); return; }
+        if (rest is { Length: > 0 }) seq.Handle.Channel.Writer.TryWrite(new GeneratedToken(GeneratedToken.NoId, rest));
         long end = Stopwatch.GetTimestamp();
         double prefill = Stopwatch.GetElapsedTime(seq.Submitted, seq.FirstToken == 0 ? end : seq.FirstToken).TotalSeconds;
         double decode = seq.FirstToken == 0 ? 0 : Stopwatch.GetElapsedTime(seq.FirstToken, end).TotalSeconds;
-        if (seq.Session is null && seq.State is { } state) _pool.Push(state);
-        seq.State = null;
-        seq.Active = false;
-        seq.Handle.Done.TrySetResult(new GenerationUsage(seq.Prompt.Length, seq.Selector.Generated, prefill, decode, reason));
+        Release(seq);
+        seq.Handle.Complete(new GenerationUsage(seq.Prompt.Length, seq.Selector.Generated, prefill, decode, reason));
     }
 
+    void Fail(Sequence seq, Exception error)
+    {
+        Release(seq);
+        seq.Handle.Fail(error);
+    }
+
+    /// <summary>The sequence leaves: a pooled state goes back, a session may run again.</summary>
+    void Release(Sequence seq)
+    {
+        if (seq.Session is null && seq.State is { } state) lock (_pool) _pool.Push(state);
+        seq.State = null;
+        seq.Active = false;
+        if (seq.Session is { } session) Volatile.Write(ref session.InFlight, 0);
+    }
+
+    /// <summary>Stops the engine: running and queued requests end as Cancelled; later submissions throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        if (_stopping) return;
-        _stopping = true;
-        _wake.Release();
-        _engine.Join();
-        lock (_waiting)
-            while (_waiting.Count > 0) Finish(_waiting.Dequeue(), StopReason.Cancelled);
-        foreach (var seq in _running) Finish(seq, StopReason.Cancelled);
-        _running.Clear();
-        _wake.Dispose();
+        lock (_gate)
+        {
+            if (_stopping) return;
+            _stopping = true;
+            _wake.Release();
+        }
+        if (Thread.CurrentThread != _engine) _engine.Join();
     }
 }

@@ -3,6 +3,13 @@ namespace RecurrentGemma.Core.Serving;
 /// <summary>How the <see cref="BatchScheduler"/> shares the machine between requests.</summary>
 public sealed record SchedulerOptions
 {
+    /// <summary>Upper bound of <see cref="MaxTokensPerStep"/> and of <see cref="PrefillChunk"/>.</summary>
+    public const int MaxStepRows = Model.ForwardPass.MaxRowsLimit;
+    /// <summary>Upper bound of concurrently running sequences, whatever the memory budget.</summary>
+    public const int MaxSequences = 1 << 16;
+    /// <summary>A sequence's position never passes this (positions are 32-bit).</summary>
+    public const int MaxPositions = int.MaxValue;
+
     /// <summary>Rows one engine step may feed: every running decode (one each) plus prefill chunks, so a long prompt never stalls running decodes.</summary>
     public int MaxTokensPerStep { get; init; } = 256;
     /// <summary>Most prompt tokens of one request per step (chunked prefill).</summary>
@@ -10,11 +17,14 @@ public sealed record SchedulerOptions
     /// <summary>Memory for sequence states: concurrent sequences = budget / state bytes per sequence (at least 1). Requests beyond wait.</summary>
     public long MemoryBudgetBytes { get; init; } = 2L << 30;
 
+    /// <summary>Throws <see cref="RecurrentGemmaException"/> naming the property and its accepted range.</summary>
     public SchedulerOptions Validate()
     {
-        if (MaxTokensPerStep < 1) throw new RecurrentGemmaException($"max tokens per step {MaxTokensPerStep} must be at least 1");
-        if (PrefillChunk < 1) throw new RecurrentGemmaException($"prefill chunk {PrefillChunk} must be at least 1");
-        if (MemoryBudgetBytes < 1) throw new RecurrentGemmaException($"memory budget {MemoryBudgetBytes} must be positive");
+        if (MaxTokensPerStep is < 1 or > MaxStepRows)
+            throw new RecurrentGemmaException($"{nameof(MaxTokensPerStep)} = {MaxTokensPerStep} must be in [1, {MaxStepRows}]");
+        if (PrefillChunk is < 1 or > MaxStepRows)
+            throw new RecurrentGemmaException($"{nameof(PrefillChunk)} = {PrefillChunk} must be in [1, {MaxStepRows}]");
+        if (MemoryBudgetBytes < 1) throw new RecurrentGemmaException($"{nameof(MemoryBudgetBytes)} = {MemoryBudgetBytes} must be positive");
         return this;
     }
 }

@@ -32,13 +32,15 @@ public sealed class SequenceState
         {
             if (config.LayerType(i) == BlockType.Recurrent)
             {
-                Conv[i] = new float[(config.ConvWidth - 1) * e];
+                Conv[i] = new float[checked((config.ConvWidth - 1) * e)];
                 Lru[i] = new float[e];
             }
             else
             {
-                RingKeys[i] = new float[window * kv];
-                RingValues[i] = new float[window * kv];
+                // ModelConfig.Validate bounds window x kv (Limits.ArrayElements), so this never wraps; checked all the same.
+                int ring = checked((int)((long)window * kv));
+                RingKeys[i] = new float[ring];
+                RingValues[i] = new float[ring];
             }
         }
     }

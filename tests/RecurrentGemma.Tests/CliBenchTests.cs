@@ -95,7 +95,7 @@ public class CliBenchTests
 
     [Theory]
     [InlineData("512,128", "--depths: counts must be increasing")]
-    [InlineData("0,8", "--depths: generated-token counts must be at least 1")]
+    [InlineData("0,8", "--depths: 0 must be in [1, 16777216]")]
     public void Bad_depths_are_usage_errors(string depths, string message)
     {
         var (code, _, stderr) = Run("bench", "--model", "random:" + SmallConfig(), "--batch", "1", "--depths", depths);
@@ -104,12 +104,15 @@ public class CliBenchTests
     }
 
     [Theory]
-    [InlineData("--batch", "1,0", "--batch: batch sizes must be at least 1")]
+    [InlineData("--batch", "1,0", "--batch: 0 must be in [1, 4096]")]
     [InlineData("--plot", "x", "--plot needs --batch")]
     [InlineData("--depths", "128", "--depths needs --batch")]
-    [InlineData("--prompt", "0", "--prompt: 0 must be at least 1")]
-    [InlineData("--gen", "-3", "--gen: -3 must be at least 1")]
-    [InlineData("--threads", "-1", "--threads: -1 must be positive")]
+    [InlineData("--prompt", "0", "--prompt: 0 must be in [1, 16777216]")]
+    [InlineData("--gen", "-3", "--gen: -3 must be in [1, 16777216]")]
+    [InlineData("--threads", "-1", "--threads: -1 must be in [0, 1024]")]
+    [InlineData("--threads", "5000", "--threads: 5000 must be in [0, 1024]")]
+    [InlineData("--prompt", "2000000000", "--prompt: 2000000000 must be in [1, 16777216]")]
+    [InlineData("--batch", "1,100000", "--batch: 100000 must be in [1, 4096]")]
     public void Bad_bench_flags_are_usage_errors(string flag, string value, string message)
     {
         var (code, _, stderr) = Run("bench", "--model", "random:" + SmallConfig(), flag, value);
@@ -127,5 +130,21 @@ public class CliBenchTests
         var (code, _, stderr) = Run("bench", "--model", spec);
         Assert.Equal(ExitCodes.Failure, code);
         Assert.Contains("expected random:2b, random:9b or random:<path to an existing config.json>", stderr);
+    }
+
+    [Theory]
+    [InlineData(2147483647, "attention_window_size = 2147483647 must be in [1, 65536]")]
+    [InlineData(65536, "floats per K/V ring; the limit is 1073741824")]
+    public void An_absurd_config_is_one_line_and_exit_1_never_a_trace(int window, string message)
+    {
+        string dir = TestData.NewTempDirectory();
+        var spec = window == 65536
+            ? new RandomModelSpec(Hidden: 32768, LruWidth: 32768, Heads: 1, MlpWidth: 64, Layers: 1, Window: window)
+            : new RandomModelSpec(Window: window);
+        spec.WriteConfig(dir);
+        var (code, _, stderr) = Run("bench", "--model", "random:" + Path.Combine(dir, "config.json"), "--prompt", "4", "--gen", "2");
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
     }
 }

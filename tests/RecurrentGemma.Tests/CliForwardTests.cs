@@ -100,7 +100,7 @@ public class CliForwardTests
             { ["forward", "--model", model, "--ids", "2,x,4", "--out", outFile], ExitCodes.Usage, "item 2 'x' is not a token id" },
             { ["forward", "--model", model, "--ids", "2,-4", "--out", outFile], ExitCodes.Usage, "item 2 '-4' is not a token id" },
             { ["forward", "--model", model, "--ids", "2,512", "--out", outFile], ExitCodes.Usage, "token id 512 (item 2) is outside the model's vocabulary [0, 512)" },
-            { ["forward", "--model", model, "--ids", "2", "--generate", "-1", "--out", outFile], ExitCodes.Usage, "--generate: -1 must be 0 or more" },
+            { ["forward", "--model", model, "--ids", "2", "--generate", "-1", "--out", outFile], ExitCodes.Usage, "--generate: -1 must be in [0, 65536]" },
             { ["forward", "--model", model, "--ids", "2", "--generate", "many", "--out", outFile], ExitCodes.Usage, "many" },
             { ["forward", "--model", model, "--ids", "2", "--out", "/nonexistent-dir/x.safetensors"], ExitCodes.Usage, "does not exist" },
             { ["forward", "--model", model, "--ids", "2", "--out", Path.GetTempPath()], ExitCodes.Usage, "is a directory" },

@@ -111,4 +111,18 @@ public class CliTextCommandsTests
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("not valid UTF-8", stderr);
     }
+
+    [Theory]
+    [InlineData("--chunk", "100000", "--chunk: 100000 must be in [1, 1024]")]
+    [InlineData("--chunk", "0", "--chunk: 0 must be in [1, 1024]")]
+    [InlineData("--max-tokens", "-1", "--max-tokens: -1 must be in [0, 16777216]")]
+    public void Perplexity_counts_out_of_range_are_one_line_usage_errors(string flag, string value, string message)
+    {
+        string file = Path.Combine(TestData.NewTempDirectory(), "t.txt");
+        File.WriteAllText(file, "ROMEO: hello");
+        var (code, _, stderr) = Run("", "perplexity", "--file", file, flag, value);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(message, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core;
 using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Model;
@@ -49,7 +50,7 @@ public class GenerationTests
         using var generator = Demo();
         var session = generator.CreateSession();
         var tokens = await Collect(session.GenerateAsync("ROMEO:", new SamplingParameters { MaxTokens = expected.Length }));
-        Assert.Equal(expected, tokens.Where(t => t.Id != GenerationSession.NoToken).Select(t => t.Id).ToArray());
+        Assert.Equal(expected, tokens.Where(t => t.Id != GeneratedToken.NoId).Select(t => t.Id).ToArray());
         Assert.Equal(golden.GetProperty("generated_text").GetString(), string.Concat(tokens.Select(t => t.Text)));
         Assert.Equal(StopReason.MaxTokens, session.LastUsage!.StopReason);
     }

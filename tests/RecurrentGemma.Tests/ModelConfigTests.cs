@@ -68,8 +68,15 @@ public class ModelConfigTests
     [InlineData("\"lru_width\": 66", "lru_width = 66 is not divisible by num_attention_heads = 4")]
     [InlineData("\"block_types\": [\"recurrent\", \"mamba\"]", "block_types[1] = \"mamba\"")]
     [InlineData("\"block_types\": []", "block_types is empty")]
-    [InlineData("\"num_hidden_layers\": 0", "num_hidden_layers = 0 must be positive")]
-    [InlineData("\"attention_window_size\": -2", "attention_window_size = -2 must be positive")]
+    [InlineData("\"num_hidden_layers\": 0", "num_hidden_layers = 0 must be in [1, 512]")]
+    [InlineData("\"attention_window_size\": -2", "attention_window_size = -2 must be in [1, 65536]")]
+    [InlineData("\"attention_window_size\": 2147483647", "attention_window_size = 2147483647 must be in [1, 65536]")]
+    [InlineData("\"num_hidden_layers\": 100000", "num_hidden_layers = 100000 must be in [1, 512]")]
+    [InlineData("\"vocab_size\": 2000000000", "vocab_size = 2000000000 must be in [1, 1048576]")]
+    [InlineData("\"hidden_size\": 1048576", "hidden_size = 1048576 must be in [1, 32768]")]
+    [InlineData("\"intermediate_size\": 262148", "intermediate_size = 131074 must be in [1, 131072]")]
+    [InlineData("\"conv1d_width\": 1000", "conv1d_width = 1000 must be in [1, 16]")]
+    [InlineData("\"hidden_size\": 32768, \"lru_width\": 32768, \"num_attention_heads\": 1, \"head_dim\": 32768, \"attention_window_size\": 65536", "65536 x head_dim 32768 = 2147483648 floats per K/V ring; the limit is 1073741824")]
     [InlineData("\"num_key_value_heads\": 2", "num_key_value_heads = 2 is not supported")]
     [InlineData("\"hidden_size\": \"big\"", "hidden_size = \"big\"; expected an integer")]
     [InlineData("\"hidden_size\": 64.5", "hidden_size = 64.5; expected an integer")]
@@ -100,28 +107,29 @@ public class ModelConfigTests
         Assert.Contains("not found", Assert.Throws<ModelConfigException>(() => ModelConfigJson.Load("/nonexistent/config.json")).Message);
 
     [Fact]
-    public void Presets_and_state_size_follow_the_published_shapes()
+    public void Presets_count_the_parameters_the_published_checkpoints_have()
     {
-        var c2 = ModelConfig.RecurrentGemma2B;
-        Assert.Equal((256, 7680, 18, 8), (c2.HeadDim, c2.MlpWidth, c2.CountLayers(BlockType.Recurrent), c2.CountLayers(BlockType.Attention)));
-        // 18 recurrent x (3 conv rows + h) x 2560 + 8 attention x 2 x 2048 x 256, in f32.
-        Assert.Equal(4L * (18L * 4 * 2560 + 8L * 2 * 2048 * 256), SequenceState.BytesFor(c2));
-        var c9 = ModelConfig.RecurrentGemma9B;
-        Assert.Equal((256, 38, 26, 12), (c9.HeadDim, c9.NumLayers, c9.CountLayers(BlockType.Recurrent), c9.CountLayers(BlockType.Attention)));
+        // Hugging Face lists google/recurrentgemma-2b at 2.68B parameters and -9b at 8.58B (safetensors element totals).
+        Assert.Equal(2.68e9, ModelConfig.RecurrentGemma2B.ParameterCount, 0.005e9);
+        Assert.Equal(8.58e9, ModelConfig.RecurrentGemma9B.ParameterCount, 0.005e9);
+    }
+
+    [Theory]
+    [InlineData("tiny-a")]
+    [InlineData("tiny-b")]
+    public void The_parameter_count_is_what_a_reference_checkpoint_holds(string name)
+    {
+        var config = ModelConfigJson.Load(Path.Combine(TestData.Golden(name), "config.json"));
+        using var file = Core.Checkpoint.SafetensorsFile.Open(Path.Combine(TestData.Golden(name), "model.safetensors"));
+        // Tied checkpoints may still carry a copy of the embedding as lm_head.weight (tiny-b does): it is not a parameter.
+        long stored = file.Tensors.Values.Where(t => !(config.TieWordEmbeddings && t.Name == "lm_head.weight")).Sum(t => t.ElementCount);
+        Assert.Equal(stored, config.ParameterCount);
     }
 
     [Fact]
-    public void State_size_never_depends_on_tokens_processed()
+    public void The_state_size_formula_is_the_size_of_the_real_buffers()
     {
-        using var model = Core.Model.RecurrentGemmaModel.Load(TestData.Golden("tiny-a"));
-        var state = model.CreateState();
-        long before = state.SizeInBytes;
-        var pass = model.CreateForwardPass();
-        var logits = new float[model.Config.VocabSize];
-        var token = new[] { 5 };
-        for (int i = 0; i < 100; i++) pass.Run([new Core.Model.BatchEntry(state, token)], logits);
-        Assert.Equal(100, state.Position);
-        Assert.Equal(before, state.SizeInBytes);
-        Assert.Equal(SequenceState.BytesFor(model.Config), before);
+        foreach (var config in new[] { ModelConfig.RecurrentGemma2B, ModelConfigJson.Load(Path.Combine(TestData.Golden("tiny-b"), "config.json")) })
+            Assert.Equal(SequenceState.BytesFor(config), new SequenceState(config).Arrays().Sum(a => 4L * a.Length));
     }
 }

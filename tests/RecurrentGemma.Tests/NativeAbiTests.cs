@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Native;
 using RecurrentGemma.Tests.Support;
 using Xunit;

@@ -124,17 +124,18 @@ public class SamplerTests
     }
 
     [Theory]
-    [InlineData(-0.1f, 0, 1f, 0f, 1f, "--temperature")]
-    [InlineData(1f, -1, 1f, 0f, 1f, "--top-k")]
-    [InlineData(1f, 0, 0f, 0f, 1f, "--top-p")]
-    [InlineData(1f, 0, 1.5f, 0f, 1f, "--top-p")]
-    [InlineData(1f, 0, 1f, 1f, 1f, "--min-p")]
-    [InlineData(1f, 0, 1f, 0f, 0f, "--repeat-penalty")]
-    [InlineData(float.NaN, 0, 1f, 0f, 1f, "--temperature")]
-    public void Invalid_parameters_name_the_flag(float t, int k, float p, float m, float rep, string flag)
+    [InlineData(-0.1f, 0, 1f, 0f, 1f, "Temperature")]
+    [InlineData(1f, -1, 1f, 0f, 1f, "TopK")]
+    [InlineData(1f, 0, 0f, 0f, 1f, "TopP")]
+    [InlineData(1f, 0, 1.5f, 0f, 1f, "TopP")]
+    [InlineData(1f, 0, 1f, 1f, 1f, "MinP")]
+    [InlineData(1f, 0, 1f, 0f, 0f, "RepetitionPenalty")]
+    [InlineData(float.NaN, 0, 1f, 0f, 1f, "Temperature")]
+    public void Invalid_parameters_name_the_property(float t, int k, float p, float m, float rep, string property)
     {
         var e = Assert.Throws<SamplingParameterException>(() => new SamplingParameters { Temperature = t, TopK = k, TopP = p, MinP = m, RepetitionPenalty = rep }.Validate());
-        Assert.StartsWith(flag + ":", e.Message);
+        Assert.Equal(property, e.Parameter);
+        Assert.StartsWith(property + ":", e.Message);   // the library's own name; front ends map it to a flag or a field
     }
 
     [Property(MaxTest = 40)]

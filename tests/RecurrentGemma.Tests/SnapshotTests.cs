@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core;
 using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Sampling;

@@ -1,7 +1,11 @@
-namespace RecurrentGemma.Core.Generation;
+namespace RecurrentGemma.Core.Serving;
 
 /// <summary>One generated token: its id, and the text it completes (empty while a multi-byte character is incomplete; null without a tokenizer).</summary>
-public readonly record struct GeneratedToken(int Id, string? Text);
+public readonly record struct GeneratedToken(int Id, string? Text)
+{
+    /// <summary>Id of a request's final item when it only carries text held back to the end (no token).</summary>
+    public const int NoId = -1;
+}
 
 public enum StopReason { MaxTokens, EndOfSequence, EndOfTurn, StopString, Cancelled }
 

@@ -1,4 +1,4 @@
-namespace RecurrentGemma.Core.Generation;
+namespace RecurrentGemma.Core.Sampling;
 
 /// <summary>
 /// Streams text while watching for stop strings: text that might still turn into a stop string is held back, a stop

@@ -1,7 +1,7 @@
 using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.Tokenizer;
 
-namespace RecurrentGemma.Core.Generation;
+namespace RecurrentGemma.Core.Serving;
 
 /// <summary>
 /// The per-request part of generation, shared by <see cref="GenerationSession"/> and the batching scheduler: sample the
