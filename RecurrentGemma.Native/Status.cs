@@ -27,6 +27,7 @@ public static class StatusMapping
             ModelConfigException or CheckpointException => Status.Model,
             TokenizerException => Status.Tokenizer,
             SnapshotException => Status.Snapshot,
+            EngineFaultException => Status.Internal,
             RecurrentGemmaException => Status.Token,
             IOException or UnauthorizedAccessException => Status.Model,
             _ => Status.Internal,

@@ -77,16 +77,31 @@ public static class StateSnapshot
         if (shape != expected) throw new SnapshotException($"{path}: saved for a model of shape [{shape}], but this model is [{expected}]");
         int position = r.Int32();
         if (position < 0) throw new SnapshotException($"{path}: negative position {position}");
-        int[] history = MemoryMarshal.Cast<byte, int>(r.Bytes(r.Count("history", int.MaxValue / 4) * 4)).ToArray();
+        int[] history = MemoryMarshal.Cast<byte, int>(r.Bytes(r.Count("history", Math.Min(position, int.MaxValue / 4)) * 4)).ToArray();
+        int vocab = into.Config.VocabSize;
+        for (int i = 0; i < history.Length; i++)
+            if ((uint)history[i] >= (uint)vocab) throw new SnapshotException($"{path}: history token {history[i]} at index {i} is outside the vocabulary [0, {vocab})");
         int logitCount = r.Count("logits", into.Config.VocabSize);
         if (logitCount != 0 && logitCount != into.Config.VocabSize) throw new SnapshotException($"{path}: {logitCount} logits for a vocabulary of {into.Config.VocabSize}");
         float[]? logits = logitCount == 0 ? null : MemoryMarshal.Cast<byte, float>(r.Bytes(logitCount * 4)).ToArray();
+        if (logits is not null) RequireFinite(logits, "logits", path);
         var staged = new SequenceState(into.Config);
-        foreach (var array in staged.Arrays()) MemoryMarshal.Cast<byte, float>(r.Bytes(array.Length * 4)).CopyTo(array);
+        foreach (var array in staged.Arrays())
+        {
+            MemoryMarshal.Cast<byte, float>(r.Bytes(array.Length * 4)).CopyTo(array);
+            RequireFinite(array, "state", path);
+        }
         if (!r.AtEnd) throw new SnapshotException($"{path}: {r.Remaining} unexpected bytes after the state");
         staged.Position = position;
         into.CopyFrom(staged);
         return new SnapshotExtras(history, logits);
+    }
+
+    /// <summary>The engine never writes NaN or infinity into a state or its logits; a snapshot that has one is damaged.</summary>
+    static void RequireFinite(ReadOnlySpan<float> values, string what, string path)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) throw new SnapshotException($"{path}: {what} value {values[i]} at index {i}; a snapshot holds finite numbers only");
     }
 
     ref struct Reader(ReadOnlySpan<byte> data, string path, int offset)

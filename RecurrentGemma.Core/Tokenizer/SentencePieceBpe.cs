@@ -39,9 +39,8 @@ internal sealed class SentencePieceBpe
                 case PieceType.Unknown:
                     _unknownId = id;
                     break;
-                case PieceType.Byte when piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
-                        && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b):
-                    _byteIds[b] = id;
+                case PieceType.Byte:   // spelled <0xNN>: SentencePieceModel checked it
+                    _byteIds[byte.Parse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber)] = id;
                     break;
             }
         }

@@ -29,6 +29,26 @@ public sealed class SentencePieceModel
     public bool RemoveExtraWhitespaces { get; init; } = true;
     public bool EscapeWhitespaces { get; init; } = true;
 
+    /// <summary>The largest vocabulary read (the model config's own limit).</summary>
+    public const int MaxPieces = Config.ModelConfig.Limits.VocabSize;
+
+    /// <summary>
+    /// Every piece is checked as it is read, so nothing downstream (the encoder, the library decoder, the byte table)
+    /// can meet a piece it would throw on: a known type, non-empty text, a finite score, and byte pieces spelled &lt;0xNN&gt;.
+    /// </summary>
+    static void CheckPiece(string path, int index, string text, float score, PieceType type)
+    {
+        if (!Enum.IsDefined(type)) throw new TokenizerException($"{path}: piece {index} has unknown type {(int)type}");
+        if (text.Length == 0) throw new TokenizerException($"{path}: piece {index} is empty");
+        if (!float.IsFinite(score)) throw new TokenizerException($"{path}: piece {index} ('{text}') has score {score}; expected a finite number");
+        if (type == PieceType.Byte && !IsBytePiece(text))
+            throw new TokenizerException($"{path}: piece {index} is a byte piece spelled '{text}'; expected <0x00> .. <0xFF>");
+    }
+
+    /// <summary>A byte piece's text: exactly &lt;0xNN&gt; with two hex digits.</summary>
+    public static bool IsBytePiece(string text) =>
+        text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>' && Uri.IsHexDigit(text[3]) && Uri.IsHexDigit(text[4]);
+
     public static SentencePieceModel Read(byte[] bytes, string path)
     {
         var pieces = new List<string>();
@@ -60,7 +80,7 @@ public sealed class SentencePieceModel
                                 default: piece.SkipLastField(); break;
                             }
                         }
-                        if (!Enum.IsDefined(type)) throw new TokenizerException($"{path}: piece {pieces.Count} has unknown type {(int)type}");
+                        CheckPiece(path, pieces.Count, text, score, type);
                         pieces.Add(text);
                         scores.Add(score);
                         types.Add(type);
@@ -96,11 +116,12 @@ public sealed class SentencePieceModel
                 }
             }
         }
-        catch (InvalidProtocolBufferException e)
+        catch (Exception e) when (e is InvalidProtocolBufferException or ArgumentException or OverflowException)   // wire-level damage, e.g. invalid UTF-8 in a string field
         {
             throw new TokenizerException($"{path}: not a SentencePiece model ({e.Message})", e);
         }
         if (pieces.Count == 0) throw new TokenizerException($"{path}: not a SentencePiece model (no pieces)");
+        if (pieces.Count > MaxPieces) throw new TokenizerException($"{path}: {pieces.Count} pieces; at most {MaxPieces}");
         return new SentencePieceModel
         {
             Pieces = [.. pieces], Scores = [.. scores], Types = [.. types], ModelType = modelType,

@@ -125,4 +125,16 @@ public class CliTextCommandsTests
         Assert.Contains(message, stderr);
         Assert.Single(stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void A_damaged_tokenizer_model_is_one_line_and_exit_1()
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(TestData.DemoModel, "tokenizer.model"));
+        string file = Path.Combine(TestData.NewTempDirectory(), "tokenizer.model");
+        File.WriteAllBytes(file, bytes[..(bytes.Length / 2)]);
+        var (code, _, stderr) = Run("", "tokenize", "--tokenizer", file, "hello");
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains(file, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
 }
