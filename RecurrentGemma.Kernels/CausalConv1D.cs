@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace RecurrentGemma.Kernels;
 
 /// <summary>
@@ -26,7 +28,7 @@ public static class CausalConv1D
             {
                 int src = t - history + k;
                 ReadOnlySpan<float> input = src >= 0 ? x.Slice(src * c, c) : state.Slice((history + src) * c, c);
-                Reductions.MultiplyAdd(weight.Slice(k * c, c), input, yRow, width);
+                TensorPrimitives.FusedMultiplyAdd(weight.Slice(k * c, c), input, yRow, yRow);   // exact per element: no width to choose
             }
         }
         if (history == 0 || rows == 0) return;

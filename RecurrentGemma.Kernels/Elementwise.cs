@@ -1,97 +1,83 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using RecurrentGemma.Kernels.Operators;
 
 namespace RecurrentGemma.Kernels;
 
 /// <summary>
-/// The one driver for element-wise operators. At a given width every element goes through the same vector code: the
-/// tail is padded into one full vector rather than handled by narrower or scalar code. So an element's result never
-/// depends on its index or on the span's length, which is what makes a sequence's logits bit-identical whether it runs
-/// alone or batched with others. In-place use (x and y the same span) is allowed.
+/// The one driver for our element-wise operators (GELU, soft-cap, cuts), written once over widths. At a given width
+/// every element goes through the same vector code: the tail is padded into one full vector rather than handled by
+/// narrower or scalar code. So an element's result never depends on its index or on the span's length, which is what
+/// makes a sequence's logits bit-identical whether it runs alone or batched with others. In-place use (x and y the same
+/// span) is allowed. Plain arithmetic (add, scale) is TensorPrimitives': exact per element, so it needs no such care.
 /// </summary>
-public static class Elementwise
+public static unsafe class Elementwise
 {
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y) where TOp : struct, IUnaryOperator =>
         Map(op, x, y, Simd.Best);
 
-    public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y, SimdWidth width) where TOp : struct, IUnaryOperator
-    {
-        if (y.Length < x.Length) throw new ArgumentException("output shorter than input", nameof(y));
-        int lanes = (int)width, n = x.Length;
-        int full = n - n % lanes;
-        ref float xs = ref MemoryMarshal.GetReference(x);
-        ref float ys = ref MemoryMarshal.GetReference(y);
-        switch (width)
-        {
-            case SimdWidth.Vector512:
-                for (nuint i = 0; i < (nuint)full; i += 16) op.Invoke(Vector512.LoadUnsafe(ref xs, i)).StoreUnsafe(ref ys, i);
-                break;
-            case SimdWidth.Vector256:
-                for (nuint i = 0; i < (nuint)full; i += 8) op.Invoke(Vector256.LoadUnsafe(ref xs, i)).StoreUnsafe(ref ys, i);
-                break;
-            case SimdWidth.Vector128:
-                for (nuint i = 0; i < (nuint)full; i += 4) op.Invoke(Vector128.LoadUnsafe(ref xs, i)).StoreUnsafe(ref ys, i);
-                break;
-            default:
-                for (int i = 0; i < n; i++) y[i] = op.Invoke(x[i]);
-                return;
-        }
-        if (full == n) return;
-        Span<float> pad = stackalloc float[16];
-        pad.Clear();
-        x[full..].CopyTo(pad);
-        ref float p = ref MemoryMarshal.GetReference(pad);
-        switch (width)
-        {
-            case SimdWidth.Vector512: op.Invoke(Vector512.LoadUnsafe(ref p)).StoreUnsafe(ref p); break;
-            case SimdWidth.Vector256: op.Invoke(Vector256.LoadUnsafe(ref p)).StoreUnsafe(ref p); break;
-            default: op.Invoke(Vector128.LoadUnsafe(ref p)).StoreUnsafe(ref p); break;
-        }
-        pad[..(n - full)].CopyTo(y[full..]);
-    }
+    public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y, SimdWidth width) where TOp : struct, IUnaryOperator =>
+        Drive(new Unary<TOp>(op), x, x, y, width);
 
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where TOp : struct, IBinaryOperator =>
         Map(op, a, b, y, Simd.Best);
 
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, SimdWidth width) where TOp : struct, IBinaryOperator
     {
-        if (b.Length != a.Length) throw new ArgumentException("inputs differ in length", nameof(b));
-        if (y.Length < a.Length) throw new ArgumentException("output shorter than input", nameof(y));
-        int lanes = (int)width, n = a.Length;
-        int full = n - n % lanes;
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float br = ref MemoryMarshal.GetReference(b);
-        ref float ys = ref MemoryMarshal.GetReference(y);
-        switch (width)
+        if (b.Length != a.Length) throw new ArgumentException($"inputs differ in length ({a.Length} and {b.Length})", nameof(b));
+        Drive(new Binary<TOp>(op), a, b, y, width);
+    }
+
+    /// <summary>An operator of one or two inputs as the driver sees it.</summary>
+    interface IStep
+    {
+        TV Apply<TV, TL>(TV a, TV b) where TV : struct where TL : struct, IVectorLanes<TV>;
+    }
+
+    readonly struct Unary<TOp>(TOp op) : IStep where TOp : struct, IUnaryOperator
+    {
+        readonly TOp _op = op;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Apply<TV, TL>(TV a, TV b) where TV : struct where TL : struct, IVectorLanes<TV> => TL.Apply(_op, a);
+    }
+
+    readonly struct Binary<TOp>(TOp op) : IStep where TOp : struct, IBinaryOperator
+    {
+        readonly TOp _op = op;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Apply<TV, TL>(TV a, TV b) where TV : struct where TL : struct, IVectorLanes<TV> => TL.Apply(_op, a, b);
+    }
+
+    static void Drive<TS>(TS step, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, SimdWidth width) where TS : struct, IStep
+    {
+        if (y.Length < a.Length) throw new ArgumentException($"output ({y.Length}) shorter than input ({a.Length})", nameof(y));
+        fixed (float* pa = a, pb = b, py = y)
         {
-            case SimdWidth.Vector512:
-                for (nuint i = 0; i < (nuint)full; i += 16) op.Invoke(Vector512.LoadUnsafe(ref ar, i), Vector512.LoadUnsafe(ref br, i)).StoreUnsafe(ref ys, i);
-                break;
-            case SimdWidth.Vector256:
-                for (nuint i = 0; i < (nuint)full; i += 8) op.Invoke(Vector256.LoadUnsafe(ref ar, i), Vector256.LoadUnsafe(ref br, i)).StoreUnsafe(ref ys, i);
-                break;
-            case SimdWidth.Vector128:
-                for (nuint i = 0; i < (nuint)full; i += 4) op.Invoke(Vector128.LoadUnsafe(ref ar, i), Vector128.LoadUnsafe(ref br, i)).StoreUnsafe(ref ys, i);
-                break;
-            default:
-                for (int i = 0; i < n; i++) y[i] = op.Invoke(a[i], b[i]);
-                return;
+            switch (width)
+            {
+                case SimdWidth.Vector512: Run<TS, Vector512<float>, Lanes512>(step, pa, pb, py, a.Length); break;
+                case SimdWidth.Vector256: Run<TS, Vector256<float>, Lanes256>(step, pa, pb, py, a.Length); break;
+                case SimdWidth.Vector128: Run<TS, Vector128<float>, Lanes128>(step, pa, pb, py, a.Length); break;
+                default: Run<TS, float, LanesScalar>(step, pa, pb, py, a.Length); break;
+            }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Run<TS, TV, TL>(TS step, float* a, float* b, float* y, int n)
+        where TS : struct, IStep where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        int full = n - n % TL.Count;
+        for (int i = 0; i < full; i += TL.Count) TL.Store(step.Apply<TV, TL>(TL.Load(a + i), TL.Load(b + i)), y + i);
         if (full == n) return;
-        Span<float> padA = stackalloc float[16], padB = stackalloc float[16];
-        padA.Clear();
-        padB.Clear();
-        a[full..].CopyTo(padA);
-        b[full..].CopyTo(padB);
-        ref float pa = ref MemoryMarshal.GetReference(padA);
-        ref float pb = ref MemoryMarshal.GetReference(padB);
-        switch (width)
-        {
-            case SimdWidth.Vector512: op.Invoke(Vector512.LoadUnsafe(ref pa), Vector512.LoadUnsafe(ref pb)).StoreUnsafe(ref pa); break;
-            case SimdWidth.Vector256: op.Invoke(Vector256.LoadUnsafe(ref pa), Vector256.LoadUnsafe(ref pb)).StoreUnsafe(ref pa); break;
-            default: op.Invoke(Vector128.LoadUnsafe(ref pa), Vector128.LoadUnsafe(ref pb)).StoreUnsafe(ref pa); break;
-        }
-        padA[..(n - full)].CopyTo(y[full..]);
+        // The tail, zero-padded into one full vector: the same code as every other element.
+        float* padA = stackalloc float[16], padB = stackalloc float[16];
+        new Span<float>(padA, 16).Clear();
+        new Span<float>(padB, 16).Clear();
+        int rest = n - full;
+        new ReadOnlySpan<float>(a + full, rest).CopyTo(new Span<float>(padA, rest));
+        new ReadOnlySpan<float>(b + full, rest).CopyTo(new Span<float>(padB, rest));
+        TL.Store(step.Apply<TV, TL>(TL.Load(padA), TL.Load(padB)), padA);
+        new ReadOnlySpan<float>(padA, rest).CopyTo(new Span<float>(y + full, rest));
     }
 }

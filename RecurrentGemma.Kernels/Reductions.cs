@@ -1,168 +1,98 @@
-using System.Runtime.InteropServices;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace RecurrentGemma.Kernels;
 
-/// <summary>Dot products and reductions over f32 spans, accumulated in f32 lanes then summed.</summary>
-public static class Reductions
+/// <summary>
+/// Reductions over f32 spans. Max and ArgMax are exact in any order, so they are TensorPrimitives'. The sums are ours,
+/// written once over widths (<see cref="IReduction"/> + one driver): TensorPrimitives aligns its loop to the span's
+/// address, so the order it adds in (and the rounded result) depends on where a row happens to live in memory, and a
+/// row batched with others would not sum like the same row alone. Ours adds in an order fixed by the length and the
+/// width alone: full vectors left to right, lanes summed, then the tail element by element.
+/// </summary>
+public static unsafe class Reductions
 {
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Dot(a, b, Simd.Best);
 
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b, SimdWidth width)
     {
-        if (a.Length != b.Length) throw new ArgumentException("lengths differ", nameof(b));
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float br = ref MemoryMarshal.GetReference(b);
-        nuint n = (nuint)a.Length, i = 0;
-        float sum = 0;
-        if (width == SimdWidth.Vector512 && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref ar, i), Vector512.LoadUnsafe(ref br, i), acc);
-            sum = Vector512.Sum(acc);
-        }
-        else if (width == SimdWidth.Vector256 && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref ar, i), Vector256.LoadUnsafe(ref br, i), acc);
-            sum = Vector256.Sum(acc);
-        }
-        else if (width == SimdWidth.Vector128 && n >= 4)
-        {
-            var acc = Vector128<float>.Zero;
-            for (; i + 4 <= n; i += 4) acc = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref ar, i), Vector128.LoadUnsafe(ref br, i), acc);
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++) sum += a[(int)i] * b[(int)i];
-        return sum;
+        if (a.Length != b.Length) throw new ArgumentException($"lengths differ ({a.Length} and {b.Length})", nameof(b));
+        fixed (float* pa = a, pb = b) return Reduce(new DotStep(), pa, pb, a.Length, width);
     }
 
     public static float SumOfSquares(ReadOnlySpan<float> x, SimdWidth width) => Dot(x, x, width);
 
     public static float Sum(ReadOnlySpan<float> x, SimdWidth width)
     {
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        nuint n = (nuint)x.Length, i = 0;
-        float sum = 0;
-        if (width == SimdWidth.Vector512 && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16) acc += Vector512.LoadUnsafe(ref xr, i);
-            sum = Vector512.Sum(acc);
-        }
-        else if (width >= SimdWidth.Vector256 && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8) acc += Vector256.LoadUnsafe(ref xr, i);
-            sum = Vector256.Sum(acc);
-        }
-        else if (width >= SimdWidth.Vector128 && n >= 4)
-        {
-            var acc = Vector128<float>.Zero;
-            for (; i + 4 <= n; i += 4) acc += Vector128.LoadUnsafe(ref xr, i);
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++) sum += x[(int)i];
-        return sum;
+        fixed (float* px = x) return Reduce(new SumStep(), px, px, x.Length, width);
     }
 
-    /// <summary>y += a .* b (element-wise multiply-accumulate).</summary>
-    public static void MultiplyAdd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, SimdWidth width)
+    /// <summary>Sum of the elements that are >= threshold (top-p's "mass kept by this cut").</summary>
+    public static float SumAtLeast(ReadOnlySpan<float> x, float threshold, SimdWidth width)
     {
-        if (b.Length != a.Length || y.Length < a.Length) throw new ArgumentException("lengths differ");
-        ref float ar = ref MemoryMarshal.GetReference(a);
-        ref float br = ref MemoryMarshal.GetReference(b);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        nuint n = (nuint)a.Length, i = 0;
-        if (width >= SimdWidth.Vector512)
-            for (; i + 16 <= n; i += 16)
-                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref ar, i), Vector512.LoadUnsafe(ref br, i), Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        if (width >= SimdWidth.Vector256)
-            for (; i + 8 <= n; i += 8)
-                Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref ar, i), Vector256.LoadUnsafe(ref br, i), Vector256.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        if (width >= SimdWidth.Vector128)
-            for (; i + 4 <= n; i += 4)
-                Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref ar, i), Vector128.LoadUnsafe(ref br, i), Vector128.LoadUnsafe(ref yr, i)).StoreUnsafe(ref yr, i);
-        for (; i < n; i++) y[(int)i] += a[(int)i] * b[(int)i];
+        fixed (float* px = x) return Reduce(new SumAtLeastStep(threshold), px, px, x.Length, width);
     }
 
     /// <summary>Index of the largest value, the first one on ties (numpy's rule, which the golden greedy ids follow).</summary>
     public static int ArgMax(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) throw new ArgumentException("empty span", nameof(x));
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
+        return TensorPrimitives.IndexOfMax(x);
     }
 
-    public static float Max(ReadOnlySpan<float> x, SimdWidth width)
+    public static float Max(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) throw new ArgumentException("empty span", nameof(x));
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        nuint n = (nuint)x.Length, i = 0;
-        float max = float.NegativeInfinity;
-        if (width == SimdWidth.Vector512 && n >= 16)
-        {
-            var acc = Vector512.Create(float.NegativeInfinity);
-            for (; i + 16 <= n; i += 16) acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref xr, i));
-            for (int l = 0; l < 16; l++) max = MathF.Max(max, acc[l]);
-        }
-        else if (width >= SimdWidth.Vector256 && n >= 8)
-        {
-            var acc = Vector256.Create(float.NegativeInfinity);
-            for (; i + 8 <= n; i += 8) acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref xr, i));
-            for (int l = 0; l < 8; l++) max = MathF.Max(max, acc[l]);
-        }
-        else if (width >= SimdWidth.Vector128 && n >= 4)
-        {
-            var acc = Vector128.Create(float.NegativeInfinity);
-            for (; i + 4 <= n; i += 4) acc = Vector128.Max(acc, Vector128.LoadUnsafe(ref xr, i));
-            for (int l = 0; l < 4; l++) max = MathF.Max(max, acc[l]);
-        }
-        for (; i < n; i++) max = MathF.Max(max, x[(int)i]);
-        return max;
+        return TensorPrimitives.Max(x);
     }
 
-    /// <summary>Sum of the elements that are >= threshold (top-p's "mass kept by this cut").</summary>
-    public static float SumAtLeast(ReadOnlySpan<float> x, float threshold, SimdWidth width)
+    /// <summary>One step of a reduction at any width: fold the vector (or scalar) at a[i], b[i] into the accumulator.</summary>
+    interface IReduction
     {
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        nuint n = (nuint)x.Length, i = 0;
-        float sum = 0;
-        if (width == SimdWidth.Vector512 && n >= 16)
-        {
-            var acc = Vector512<float>.Zero;
-            var t = Vector512.Create(threshold);
-            for (; i + 16 <= n; i += 16)
-            {
-                var v = Vector512.LoadUnsafe(ref xr, i);
-                acc += Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(v, t), v, Vector512<float>.Zero);
-            }
-            sum = Vector512.Sum(acc);
-        }
-        else if (width >= SimdWidth.Vector256 && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            var t = Vector256.Create(threshold);
-            for (; i + 8 <= n; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref xr, i);
-                acc += Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(v, t), v, Vector256<float>.Zero);
-            }
-            sum = Vector256.Sum(acc);
-        }
-        else if (width >= SimdWidth.Vector128 && n >= 4)
-        {
-            var acc = Vector128<float>.Zero;
-            var t = Vector128.Create(threshold);
-            for (; i + 4 <= n; i += 4)
-            {
-                var v = Vector128.LoadUnsafe(ref xr, i);
-                acc += Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(v, t), v, Vector128<float>.Zero);
-            }
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++) if (x[(int)i] >= threshold) sum += x[(int)i];
+        TV Step<TV, TL>(TV acc, float* a, float* b) where TV : struct where TL : struct, IVectorLanes<TV>;
+    }
+
+    static float Reduce<TR>(TR op, float* a, float* b, int n, SimdWidth width) where TR : struct, IReduction => width switch
+    {
+        SimdWidth.Vector512 => Reduce<TR, Vector512<float>, Lanes512>(op, a, b, n),
+        SimdWidth.Vector256 => Reduce<TR, Vector256<float>, Lanes256>(op, a, b, n),
+        SimdWidth.Vector128 => Reduce<TR, Vector128<float>, Lanes128>(op, a, b, n),
+        _ => Reduce<TR, float, LanesScalar>(op, a, b, n),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Reduce<TR, TV, TL>(TR op, float* a, float* b, int n)
+        where TR : struct, IReduction where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        TV acc = TL.Broadcast(0f);
+        int i = 0;
+        for (; i + TL.Count <= n; i += TL.Count) acc = op.Step<TV, TL>(acc, a + i, b + i);
+        float sum = TL.Sum(acc);
+        for (; i < n; i++) sum = op.Step<float, LanesScalar>(sum, a + i, b + i);
         return sum;
+    }
+
+    readonly struct DotStep : IReduction
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Step<TV, TL>(TV acc, float* a, float* b) where TV : struct where TL : struct, IVectorLanes<TV> =>
+            TL.FusedMultiplyAdd(TL.Load(a), TL.Load(b), acc);
+    }
+
+    readonly struct SumStep : IReduction
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Step<TV, TL>(TV acc, float* a, float* b) where TV : struct where TL : struct, IVectorLanes<TV> =>
+            TL.Add(acc, TL.Load(a));
+    }
+
+    readonly struct SumAtLeastStep(float threshold) : IReduction
+    {
+        readonly float _threshold = threshold;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Step<TV, TL>(TV acc, float* a, float* b) where TV : struct where TL : struct, IVectorLanes<TV> =>
+            TL.Add(acc, TL.KeepAtLeast(TL.Load(a), TL.Broadcast(_threshold)));
     }
 }

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using RecurrentGemma.Kernels.Operators;
 using RecurrentGemma.Kernels.Parallel;
@@ -24,20 +24,20 @@ public static class RgLru
     {
         int e = decay.Length;
         if (h.Length != e) throw new ArgumentException($"state has {h.Length} channels, expected {e}", nameof(h));
-        int n = rows * e;
-        if (x.Length < n || gateXPre.Length < n || gateAPre.Length < n || y.Length < n || output.Length < n)
+        long n = (long)rows * e;
+        if (rows < 0 || x.Length < n || gateXPre.Length < n || gateAPre.Length < n || y.Length < n || output.Length < n)
             throw new ArgumentException($"inputs need {rows}x{e} elements");
         int blocks = (e + ChannelBlock - 1) / ChannelBlock;
-        if (pool is null || blocks < 2 || rows < 16)
-        {
-            ScanChannels(x, gateXPre, gateAPre, decay, y, h, resetAtFirstRow, output, rows, 0, e, width);
-            return;
-        }
-        var job = t_job ??= new ScanJob();
         fixed (float* xp = x, gxp = gateXPre, gap = gateAPre, dp = decay, yp = y, hp = h, op = output)
         {
-            job.X = xp; job.GateX = gxp; job.GateA = gap; job.Decay = dp; job.Y = yp; job.H = hp; job.Output = op;
-            job.Channels = e; job.Rows = rows; job.Reset = resetAtFirstRow; job.Width = width;
+            var s = new ScanPointers { X = xp, GateX = gxp, GateA = gap, Decay = dp, Y = yp, H = hp, Output = op, Channels = e, Rows = rows, Reset = resetAtFirstRow };
+            if (pool is null || blocks < 2 || rows < 16)
+            {
+                ScanChannels(s, 0, e, width);
+                return;
+            }
+            var job = t_job ??= new ScanJob();
+            (job.Pointers, job.Width) = (s, width);
             pool.Run(job, blocks);
         }
     }
@@ -46,81 +46,63 @@ public static class RgLru
 
     [ThreadStatic] static ScanJob? t_job;
 
-    sealed unsafe class ScanJob : IParallelWork
+    sealed class ScanJob : IParallelWork
     {
-        public float* X, GateX, GateA, Decay, Y, H, Output;
-        public int Channels, Rows;
-        public bool Reset;
+        public ScanPointers Pointers;
         public SimdWidth Width;
 
         public void Execute(int block)
         {
-            int n = Rows * Channels, c0 = block * ChannelBlock, c1 = Math.Min(Channels, c0 + ChannelBlock);
-            ScanChannels(new ReadOnlySpan<float>(X, n), new ReadOnlySpan<float>(GateX, n), new ReadOnlySpan<float>(GateA, n),
-                new ReadOnlySpan<float>(Decay, Channels), new ReadOnlySpan<float>(Y, n), new Span<float>(H, Channels), Reset,
-                new Span<float>(Output, n), Rows, c0, c1, Width);
+            int c0 = block * ChannelBlock;
+            ScanChannels(Pointers, c0, Math.Min(Pointers.Channels, c0 + ChannelBlock), Width);
         }
     }
 
-    /// <summary>The scan over channels [c0, c1) of [rows, e] inputs; c0 is a multiple of 16.</summary>
-    static void ScanChannels(ReadOnlySpan<float> x, ReadOnlySpan<float> gateXPre, ReadOnlySpan<float> gateAPre, ReadOnlySpan<float> decay,
-        ReadOnlySpan<float> y, Span<float> h, bool resetAtFirstRow, Span<float> output, int rows, int c0, int c1, SimdWidth width)
+    unsafe struct ScanPointers
     {
-        int e = decay.Length;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gxr = ref MemoryMarshal.GetReference(gateXPre);
-        ref float gar = ref MemoryMarshal.GetReference(gateAPre);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(decay);
-        ref float hr = ref MemoryMarshal.GetReference(h);
-        ref float or = ref MemoryMarshal.GetReference(output);
-        for (int t = 0; t < rows; t++)
+        public float* X, GateX, GateA, Decay, Y, H, Output;
+        public int Channels, Rows;
+        public bool Reset;
+    }
+
+    /// <summary>The scan over channels [c0, c1) at one width.</summary>
+    static void ScanChannels(ScanPointers s, int c0, int c1, SimdWidth width)
+    {
+        switch (width)
         {
-            bool reset = resetAtFirstRow && t == 0;
-            nuint row = (nuint)(t * e), i = (nuint)c0;
-            if (width >= SimdWidth.Vector512)
-                for (; i + 16 <= (nuint)c1; i += 16)
-                {
-                    var logA = Vector512.LoadUnsafe(ref dr, i) * VectorMath.Sigmoid(Vector512.LoadUnsafe(ref gar, row + i));
-                    var gated = Vector512.LoadUnsafe(ref xr, row + i) * VectorMath.Sigmoid(Vector512.LoadUnsafe(ref gxr, row + i));
-                    Vector512<float> hNew = reset ? gated
-                        : Vector512.FusedMultiplyAdd(Vector512.Exp(logA), Vector512.LoadUnsafe(ref hr, i),
-                            gated * Vector512.Sqrt(Vector512<float>.One - Vector512.Exp(logA + logA)));
-                    hNew.StoreUnsafe(ref hr, i);
-                    (hNew * Vector512.LoadUnsafe(ref yr, row + i)).StoreUnsafe(ref or, row + i);
-                }
-            if (width >= SimdWidth.Vector256)
-                for (; i + 8 <= (nuint)c1; i += 8)
-                {
-                    var logA = Vector256.LoadUnsafe(ref dr, i) * VectorMath.Sigmoid(Vector256.LoadUnsafe(ref gar, row + i));
-                    var gated = Vector256.LoadUnsafe(ref xr, row + i) * VectorMath.Sigmoid(Vector256.LoadUnsafe(ref gxr, row + i));
-                    Vector256<float> hNew = reset ? gated
-                        : Vector256.FusedMultiplyAdd(Vector256.Exp(logA), Vector256.LoadUnsafe(ref hr, i),
-                            gated * Vector256.Sqrt(Vector256<float>.One - Vector256.Exp(logA + logA)));
-                    hNew.StoreUnsafe(ref hr, i);
-                    (hNew * Vector256.LoadUnsafe(ref yr, row + i)).StoreUnsafe(ref or, row + i);
-                }
-            if (width >= SimdWidth.Vector128)
-                for (; i + 4 <= (nuint)c1; i += 4)
-                {
-                    var logA = Vector128.LoadUnsafe(ref dr, i) * VectorMath.Sigmoid(Vector128.LoadUnsafe(ref gar, row + i));
-                    var gated = Vector128.LoadUnsafe(ref xr, row + i) * VectorMath.Sigmoid(Vector128.LoadUnsafe(ref gxr, row + i));
-                    Vector128<float> hNew = reset ? gated
-                        : Vector128.FusedMultiplyAdd(Vector128.Exp(logA), Vector128.LoadUnsafe(ref hr, i),
-                            gated * Vector128.Sqrt(Vector128<float>.One - Vector128.Exp(logA + logA)));
-                    hNew.StoreUnsafe(ref hr, i);
-                    (hNew * Vector128.LoadUnsafe(ref yr, row + i)).StoreUnsafe(ref or, row + i);
-                }
-            for (; i < (nuint)c1; i++)
-            {
-                int j = (int)row + (int)i;
-                float logA = decay[(int)i] * VectorMath.Sigmoid(gateAPre[j]);
-                float gated = x[j] * VectorMath.Sigmoid(gateXPre[j]);
-                float hNew = reset ? gated : MathF.Exp(logA) * h[(int)i] + gated * MathF.Sqrt(1f - MathF.Exp(logA + logA));
-                h[(int)i] = hNew;
-                output[j] = hNew * y[j];
-            }
+            case SimdWidth.Vector512: ScanChannels<Vector512<float>, Lanes512>(s, c0, c1); break;
+            case SimdWidth.Vector256: ScanChannels<Vector256<float>, Lanes256>(s, c0, c1); break;
+            case SimdWidth.Vector128: ScanChannels<Vector128<float>, Lanes128>(s, c0, c1); break;
+            default: ScanChannels<float, LanesScalar>(s, c0, c1); break;
         }
+    }
+
+    /// <summary>Full vectors of channels, then the channels left over one at a time (the same formula at one lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void ScanChannels<TV, TL>(ScanPointers s, int c0, int c1)
+        where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        for (int t = 0; t < s.Rows; t++)
+        {
+            bool reset = s.Reset && t == 0;
+            long row = (long)t * s.Channels;
+            int i = c0;
+            for (; i + TL.Count <= c1; i += TL.Count) Step<TV, TL>(s, row, i, reset);
+            for (; i < c1; i++) Step<float, LanesScalar>(s, row, i, reset);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Step<TV, TL>(ScanPointers s, long row, int i, bool reset) where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        long j = row + i;
+        TV logA = TL.Multiply(TL.Load(s.Decay + i), TL.Apply(default(SigmoidOperator), TL.Load(s.GateA + j)));
+        TV gated = TL.Multiply(TL.Load(s.X + j), TL.Apply(default(SigmoidOperator), TL.Load(s.GateX + j)));
+        TV hNew = reset ? gated
+            : TL.FusedMultiplyAdd(TL.Exp(logA), TL.Load(s.H + i),
+                TL.Multiply(gated, TL.Sqrt(TL.Subtract(TL.Broadcast(1f), TL.Exp(TL.Add(logA, logA))))));
+        TL.Store(hNew, s.H + i);
+        TL.Store(TL.Multiply(hNew, TL.Load(s.Y + j)), s.Output + j);
     }
 
     /// <summary>softplus(z) = log(1 + e^z), the identity above 20 (torch's threshold).</summary>

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace RecurrentGemma.Kernels;
@@ -31,49 +31,41 @@ public static class Rope
     public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin) =>
         Apply(x, heads, headDim, cos, sin, Simd.Best);
 
-    public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, SimdWidth width)
+    public static unsafe void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, SimdWidth width)
     {
         int half = cos.Length;
         if (sin.Length != half || 2 * half > headDim) throw new ArgumentException($"rotary half {half} does not fit head dim {headDim}");
-        if (x.Length < heads * headDim) throw new ArgumentException($"x needs {heads}x{headDim}", nameof(x));
-        ref float cr = ref MemoryMarshal.GetReference(cos);
-        ref float sr = ref MemoryMarshal.GetReference(sin);
-        for (int h = 0; h < heads; h++)
+        if (x.Length < (long)heads * headDim) throw new ArgumentException($"x needs {heads}x{headDim}", nameof(x));
+        fixed (float* xp = x, cp = cos, sp = sin)
         {
-            ref float x1 = ref x[h * headDim];
-            ref float x2 = ref x[h * headDim + half];
-            nuint i = 0, n = (nuint)half;
-            if (width >= SimdWidth.Vector512)
-                for (; i + 16 <= n; i += 16)
-                {
-                    var a = Vector512.LoadUnsafe(ref x1, i); var b = Vector512.LoadUnsafe(ref x2, i);
-                    var c = Vector512.LoadUnsafe(ref cr, i); var s = Vector512.LoadUnsafe(ref sr, i);
-                    (a * c - b * s).StoreUnsafe(ref x1, i);
-                    (b * c + a * s).StoreUnsafe(ref x2, i);
-                }
-            if (width >= SimdWidth.Vector256)
-                for (; i + 8 <= n; i += 8)
-                {
-                    var a = Vector256.LoadUnsafe(ref x1, i); var b = Vector256.LoadUnsafe(ref x2, i);
-                    var c = Vector256.LoadUnsafe(ref cr, i); var s = Vector256.LoadUnsafe(ref sr, i);
-                    (a * c - b * s).StoreUnsafe(ref x1, i);
-                    (b * c + a * s).StoreUnsafe(ref x2, i);
-                }
-            if (width >= SimdWidth.Vector128)
-                for (; i + 4 <= n; i += 4)
-                {
-                    var a = Vector128.LoadUnsafe(ref x1, i); var b = Vector128.LoadUnsafe(ref x2, i);
-                    var c = Vector128.LoadUnsafe(ref cr, i); var s = Vector128.LoadUnsafe(ref sr, i);
-                    (a * c - b * s).StoreUnsafe(ref x1, i);
-                    (b * c + a * s).StoreUnsafe(ref x2, i);
-                }
-            for (; i < n; i++)
+            for (int h = 0; h < heads; h++)
             {
-                int j = h * headDim + (int)i;
-                float a = x[j], b = x[j + half];
-                x[j] = a * cos[(int)i] - b * sin[(int)i];
-                x[j + half] = b * cos[(int)i] + a * sin[(int)i];
+                float* head = xp + (long)h * headDim;
+                switch (width)
+                {
+                    case SimdWidth.Vector512: Rotate<Vector512<float>, Lanes512>(head, head + half, cp, sp, half); break;
+                    case SimdWidth.Vector256: Rotate<Vector256<float>, Lanes256>(head, head + half, cp, sp, half); break;
+                    case SimdWidth.Vector128: Rotate<Vector128<float>, Lanes128>(head, head + half, cp, sp, half); break;
+                    default: Rotate<float, LanesScalar>(head, head + half, cp, sp, half); break;
+                }
             }
         }
+    }
+
+    /// <summary>[x1, x2] -> [x1 cos - x2 sin, x2 cos + x1 sin] over n pairs: full vectors, then the rest one lane at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Rotate<TV, TL>(float* x1, float* x2, float* cos, float* sin, int n) where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        int i = 0;
+        for (; i + TL.Count <= n; i += TL.Count) Pair<TV, TL>(x1 + i, x2 + i, cos + i, sin + i);
+        for (; i < n; i++) Pair<float, LanesScalar>(x1 + i, x2 + i, cos + i, sin + i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Pair<TV, TL>(float* x1, float* x2, float* cos, float* sin) where TV : struct where TL : struct, IVectorLanes<TV>
+    {
+        TV a = TL.Load(x1), b = TL.Load(x2), c = TL.Load(cos), s = TL.Load(sin);
+        TL.Store(TL.Subtract(TL.Multiply(a, c), TL.Multiply(b, s)), x1);
+        TL.Store(TL.Add(TL.Multiply(b, c), TL.Multiply(a, s)), x2);
     }
 }

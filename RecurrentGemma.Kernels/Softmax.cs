@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using RecurrentGemma.Kernels.Operators;
 
 namespace RecurrentGemma.Kernels;
@@ -7,9 +8,9 @@ public static class Softmax
 {
     public static void InPlace(Span<float> x, SimdWidth width)
     {
-        float max = Reductions.Max(x, width);
+        float max = Reductions.Max(x);
         Elementwise.Map(new ShiftedExpOperator(max), x, x, width);
         float sum = Reductions.Sum(x, width);
-        Elementwise.Map(new ScaleOperator(1f / sum), x, x, width);
+        TensorPrimitives.Multiply(x, 1f / sum, x);
     }
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using RecurrentGemma.Core.Benchmarking;
+using RecurrentGemma.Benchmarking;
 using RecurrentGemma.Core.IO;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.State;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using RecurrentGemma.Core.Benchmarking;
+using RecurrentGemma.Benchmarking;
 
 namespace RecurrentGemma.Cli.Commands;
 

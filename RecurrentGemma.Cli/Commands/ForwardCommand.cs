@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RecurrentGemma.Core.Checkpoint;
 using RecurrentGemma.Core.Model;
-using RecurrentGemma.Kernels;
+using RecurrentGemma.Core.Sampling;
 
 namespace RecurrentGemma.Cli.Commands;
 
@@ -72,7 +72,7 @@ public static class ForwardCommand
 
         var generated = new long[generate];
         var decode = new float[(long)generate * vocab];
-        int next = Reductions.ArgMax(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
+        int next = Sampler.Greedy(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
         var token = new int[1];
         for (int i = 0; i < generate; i++)
         {
@@ -80,7 +80,7 @@ public static class ForwardCommand
             token[0] = next;
             var row = decode.AsSpan(i * vocab, vocab);
             pass.Run([new BatchEntry(state, token)], row);
-            next = Reductions.ArgMax(row);
+            next = Sampler.Greedy(row);
         }
 
         if (outFull is not null)

@@ -27,7 +27,7 @@ public static class InfoCommand
             o.WriteLine($"parameters   {c.ParameterCount.ToString("N0", inv)}");
             o.WriteLine($"weights      {generator.Model.Weights.MatrixBytes / 1e6:F1} MB resident (bf16, packed once at load)");
             o.WriteLine($"state        {SequenceState.BytesFor(c) / 1e6:F3} MB per sequence, whatever its length");
-            o.WriteLine($"threads      {generator.Model.Threads}, {Kernels.Simd.Best}");
+            o.WriteLine($"threads      {generator.Model.Threads}, {generator.Model.VectorWidth}");
             if (generator.Tokenizer is { } t)
                 o.WriteLine($"tokenizer    {t.Path}: SentencePiece BPE, {t.VocabularySize} pieces, <bos> {t.BosId}, <eos> {t.EosId}"
                     + (t.StartOfTurnId >= 0 ? $", <start_of_turn> {t.StartOfTurnId}, <end_of_turn> {t.EndOfTurnId}" : ""));

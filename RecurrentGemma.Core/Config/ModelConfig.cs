@@ -48,9 +48,6 @@ public sealed record ModelConfig
         return n;
     }
 
-    /// <summary>The input embedding multiplier: sqrt(H) rounded to bfloat16 first, as the reference does (50.5 for H = 2560).</summary>
-    public float EmbeddingScale => EmbeddingsScaleBySqrtDim ? Kernels.Bf16.Round(MathF.Sqrt(HiddenSize)) : 1f;
-
     /// <summary>Parameters in the checkpoint (embedding counted once when tied).</summary>
     public long ParameterCount
     {

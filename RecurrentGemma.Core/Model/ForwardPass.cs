@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
@@ -36,6 +37,9 @@ public sealed class ForwardPass
         _weights = weights;
         _buf = new ForwardBuffers(config, maxRowsPerPass);
     }
+
+    /// <summary>The input embedding multiplier: sqrt(H) rounded to bfloat16 first, as the reference does (50.5 for H = 2560).</summary>
+    public static float EmbeddingScale(ModelConfig c) => c.EmbeddingsScaleBySqrtDim ? Bf16.Round(MathF.Sqrt(c.HiddenSize)) : 1f;
 
     /// <summary>Rows of logits <see cref="Run"/> writes for this batch (each entry's last token, or all its tokens).</summary>
     public static long LogitRowCount(ReadOnlySpan<BatchEntry> batch)
@@ -143,7 +147,7 @@ public sealed class ForwardPass
         var blockOut = _buf.BlockOut.AsSpan(0, rows * h);
 
         // Embedding, scaled by bf16(sqrt(H)).
-        float scale = _config.EmbeddingScale;
+        float scale = EmbeddingScale(_config);
         foreach (ref readonly var p in pieces)
         {
             var tokens = batch[p.Entry].Tokens.Span.Slice(p.TokenOffset, p.Rows);
@@ -151,7 +155,7 @@ public sealed class ForwardPass
             {
                 var row = x.Slice((p.RowStart + i) * h, h);
                 _weights.Embedding.ReadRow(tokens[i], row);
-                Elementwise.Map(new ScaleOperator(scale), row, row);
+                TensorPrimitives.Multiply(row, scale, row);
             }
         }
         observer?.Invoke("embeddings_scaled", -1, x, h);
@@ -166,11 +170,11 @@ public sealed class ForwardPass
             else
                 AttentionBlock.Forward(l, layer.Attention!, _config.AttentionWindow, u, pieces, batch, rows, _buf, _pool, blockOut);
             observer?.Invoke("temporal_out", l, blockOut, h);
-            Elementwise.Map(new AddOperator(), x, blockOut, x);
+            TensorPrimitives.Add(x, blockOut, x);
 
             RmsNorm.Apply(x, layer.ChannelNormScale, _config.RmsNormEps, u, rows);
             MlpBlock.Forward(layer.Mlp, u, rows, _buf, _pool, blockOut);
-            Elementwise.Map(new AddOperator(), x, blockOut, x);
+            TensorPrimitives.Add(x, blockOut, x);
             observer?.Invoke("output", l, x, h);
         }
 

@@ -16,6 +16,8 @@ public sealed class RecurrentGemmaModel : IDisposable
     public ModelWeights Weights { get; }
     /// <summary>Threads a forward pass uses (the caller's included).</summary>
     public int Threads => Pool.Threads;
+    /// <summary>The SIMD path the kernels run on this machine (Vector512, Vector256, Vector128 or Scalar; RGEMMA_SIMD caps it).</summary>
+    public string VectorWidth => Kernels.Simd.Best.ToString();
     /// <summary>What the model was loaded from: a directory or a "random:..." spec.</summary>
     public string Source { get; }
     internal WorkerPool Pool { get; }

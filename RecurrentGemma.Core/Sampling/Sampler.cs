@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using RecurrentGemma.Kernels;
 using RecurrentGemma.Kernels.Operators;
 
@@ -29,6 +30,9 @@ public sealed class Sampler
 
     public SamplingParameters Parameters => _p;
 
+    /// <summary>The most likely token: the first index of the largest logit (numpy's rule, which golden greedy ids follow).</summary>
+    public static int Greedy(ReadOnlySpan<float> logits) => Reductions.ArgMax(logits);
+
     /// <summary>The next token. <paramref name="logits"/> is modified; <paramref name="history"/> feeds the penalties.</summary>
     public int Sample(Span<float> logits, ReadOnlySpan<int> history)
     {
@@ -39,10 +43,10 @@ public sealed class Sampler
         if (_p.TopK > 0 && _p.TopK < logits.Length)
             Elementwise.Map(new KeepAtLeastOperator(KthLargest(logits, _p.TopK), float.NegativeInfinity), logits, logits);
         var probs = _probs.AsSpan();
-        Elementwise.Map(new ScaleOperator(1f / _p.Temperature), logits, probs);
+        TensorPrimitives.Multiply(logits, 1f / _p.Temperature, probs);
         Softmax.InPlace(probs, Simd.Best);
         if (_p.TopP < 1f) Cut(probs, TopPThreshold(probs, _p.TopP));
-        if (_p.MinP > 0f) Cut(probs, _p.MinP * Reductions.Max(probs, Simd.Best));
+        if (_p.MinP > 0f) Cut(probs, _p.MinP * Reductions.Max(probs));
         return Draw(probs);
     }
 
@@ -101,7 +105,7 @@ public sealed class Sampler
     static float TopPThreshold(ReadOnlySpan<float> probs, float topP)
     {
         float total = Reductions.Sum(probs, Simd.Best), target = topP * total;
-        int lo = 0, hi = BitConverter.SingleToInt32Bits(Reductions.Max(probs, Simd.Best));   // S(lo) >= target always
+        int lo = 0, hi = BitConverter.SingleToInt32Bits(Reductions.Max(probs));   // S(lo) >= target always
         while (lo < hi)
         {
             int mid = lo + (hi - lo + 1) / 2;

@@ -2,22 +2,6 @@ using System.Runtime.Intrinsics;
 
 namespace RecurrentGemma.Kernels.Operators;
 
-public readonly struct MultiplyOperator : IBinaryOperator
-{
-    public float Invoke(float a, float b) => a * b;
-    public Vector128<float> Invoke(Vector128<float> a, Vector128<float> b) => a * b;
-    public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a * b;
-    public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * b;
-}
-
-public readonly struct AddOperator : IBinaryOperator
-{
-    public float Invoke(float a, float b) => a + b;
-    public Vector128<float> Invoke(Vector128<float> a, Vector128<float> b) => a + b;
-    public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a + b;
-    public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a + b;
-}
-
 /// <summary>a * s * b for a fixed scalar s: RMSNorm's normalize-and-scale step.</summary>
 public readonly struct ScaledMultiplyOperator(float scale) : IBinaryOperator
 {
@@ -26,16 +10,6 @@ public readonly struct ScaledMultiplyOperator(float scale) : IBinaryOperator
     public Vector128<float> Invoke(Vector128<float> a, Vector128<float> b) => a * Vector128.Create(_s) * b;
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a * Vector256.Create(_s) * b;
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * Vector512.Create(_s) * b;
-}
-
-/// <summary>x * s for a fixed scalar s.</summary>
-public readonly struct ScaleOperator(float scale) : IUnaryOperator
-{
-    readonly float _s = scale;
-    public float Invoke(float x) => x * _s;
-    public Vector128<float> Invoke(Vector128<float> x) => x * Vector128.Create(_s);
-    public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Create(_s);
-    public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Create(_s);
 }
 
 /// <summary>x where x >= threshold, else <c>replacement</c>: cuts a distribution (0) or a logit vector (-inf) at a threshold.</summary>

@@ -32,3 +32,12 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 }
+
+/// <summary>The logistic function 1 / (1 + e^-x): the RG-LRU's gates.</summary>
+public readonly struct SigmoidOperator : IUnaryOperator
+{
+    public float Invoke(float x) => VectorMath.Sigmoid(x);
+    public Vector128<float> Invoke(Vector128<float> x) => VectorMath.Sigmoid(x);
+    public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Sigmoid(x);
+    public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Sigmoid(x);
+}

@@ -1,5 +1,6 @@
-using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace RecurrentGemma.Kernels.Parallel;
 
@@ -10,62 +11,98 @@ public interface IParallelWork
 }
 
 /// <summary>
-/// A persistent pool: <c>Threads - 1</c> worker threads started once, plus the calling thread, which works too.
-/// <see cref="Run"/> hands out indices dynamically (an interlocked counter), allocates nothing, and returns when all are
-/// done. Between jobs a worker spins on a generation counter for up to <see cref="SpinMicroseconds"/> (a decode step
-/// issues a matmul every few tens of microseconds, and waking a blocked thread costs more than that), then blocks.
-/// A pool runs one job at a time: a second thread calling <see cref="Run"/> meanwhile runs its job alone on its own
-/// thread instead of waiting.
+/// A thread budget over the process's one set of worker threads (<see cref="WorkerThreads"/>): a job of <c>count</c>
+/// tasks runs on at most <see cref="Threads"/> threads, the caller included, and wakes only as many workers as it has
+/// tasks to share. Every pool of the process (every model, every test) draws on the same workers, so two models never
+/// oversubscribe the machine: a job that finds the workers busy runs alone on its caller's thread instead of waiting.
+/// Cheap to create; <see cref="Dispose"/> is a no-op kept for callers that scope it.
 /// </summary>
-public sealed class WorkerPool : IDisposable
+public sealed class WorkerPool(int threads = 0) : IDisposable
 {
-    const double SpinMicroseconds = 1000;
-
-    readonly Thread[] _workers;
-    readonly object _runLock = new(), _sleepLock = new();
-    IParallelWork? _work;
-    int _count, _next, _active, _sleepers;
-    long _generation;
-    Exception? _error;
-    volatile bool _stopping;
-
-    /// <summary>Total threads that run a job, the caller included.</summary>
-    public int Threads { get; }
-
-    /// <param name="threads">Threads per job including the caller; 0 means one per processor.</param>
-    public WorkerPool(int threads = 0)
+    /// <summary>Threads per job including the caller; 0 means one per processor.</summary>
+    public int Threads { get; } = threads switch
     {
-        if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be positive (or 0 for one per processor)");
-        Threads = threads == 0 ? Environment.ProcessorCount : threads;
-        _workers = new Thread[Threads - 1];
-        for (int i = 0; i < _workers.Length; i++)
+        < 0 => throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be positive (or 0 for one per processor)"),
+        0 => WorkerThreads.Reserve(Environment.ProcessorCount),
+        _ => WorkerThreads.Reserve(threads),
+    };
+
+    /// <summary>Runs work.Execute(i) for i in [0, count); rethrows the first exception a task threw (after all tasks ended).</summary>
+    public void Run(IParallelWork work, int count) => WorkerThreads.Shared.Run(work, count, Threads);
+
+    public void Dispose() { }
+}
+
+/// <summary>
+/// The process-wide worker threads behind every <see cref="WorkerPool"/>: started on demand (as many as the largest
+/// thread budget asked for, minus the caller), never more. Indices are handed out dynamically (an interlocked counter)
+/// and nothing is allocated per job. A job posts itself to exactly the workers it needs, each through its own slot;
+/// a worker spins on its slot for <see cref="SpinMicroseconds"/> after a job (a decode step issues a matmul every few
+/// tens of microseconds, and waking a blocked thread costs more than that), then blocks. The hot counters sit on
+/// cache lines of their own.
+/// </summary>
+public sealed class WorkerThreads
+{
+    /// <summary>
+    /// How long an idle worker spins before it blocks, in microseconds: RGEMMA_SPIN_US (0 to 100000), default 200.
+    /// Higher keeps workers hot across longer serial phases (at the cost of burning those cores); 0 blocks at once.
+    /// </summary>
+    public static double SpinMicroseconds { get; set; } = ReadSpinSetting();
+
+    public static WorkerThreads Shared { get; } = new();
+
+    readonly object _runLock = new();
+    readonly List<Slot> _slots = [];
+    IParallelWork? _work;
+    Exception? _error;
+    HotCounters _hot;
+
+    /// <summary>Worker threads started so far (the caller of a job is not one of them).</summary>
+    public int Workers { get { lock (_runLock) return _slots.Count; } }
+
+    /// <summary>Makes sure a budget of <paramref name="threads"/> can run (threads - 1 workers exist); returns it.</summary>
+    internal static int Reserve(int threads)
+    {
+        Shared.EnsureWorkers(threads - 1);
+        return threads;
+    }
+
+    void EnsureWorkers(int workers)
+    {
+        if (Volatile.Read(ref _hot.WorkerCount) >= workers) return;
+        lock (_runLock)   // no job runs while workers are added
         {
-            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"rgemma-worker-{i + 1}" };
-            _workers[i].Start();
+            while (_slots.Count < workers)
+            {
+                var slot = new Slot();
+                _slots.Add(slot);
+                new Thread(() => WorkerLoop(slot)) { IsBackground = true, Name = $"rgemma-worker-{_slots.Count}" }.Start();
+            }
+            Volatile.Write(ref _hot.WorkerCount, _slots.Count);
         }
     }
 
-    /// <summary>Runs work.Execute(i) for i in [0, count) across the pool; rethrows the first exception a task threw (after all tasks ended).</summary>
-    public void Run(IParallelWork work, int count)
+    internal void Run(IParallelWork work, int count, int threads)
     {
         if (count <= 0) return;
-        if (count == 1 || _workers.Length == 0 || !Monitor.TryEnter(_runLock))
+        int helpers = Math.Min(Math.Min(count, threads) - 1, Volatile.Read(ref _hot.WorkerCount));
+        if (helpers <= 0 || !Monitor.TryEnter(_runLock))
         {
             for (int i = 0; i < count; i++) work.Execute(i);
             return;
         }
         try
         {
-            ObjectDisposedException.ThrowIf(_stopping, this);
             _work = work;
-            _count = count;
-            _next = 0;
             _error = null;
-            Volatile.Write(ref _active, _workers.Length);
-            Publish();
+            _hot.Count = count;
+            Volatile.Write(ref _hot.Next, 0);
+            Volatile.Write(ref _hot.Active, helpers);
+            long job = ++_hot.Job;
+            for (int i = 0; i < helpers; i++) _slots[i].Post(job);   // only the workers this job can use
             Drain(work);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _hot.Active) != 0) spin.SpinOnce(sleep1Threshold: -1);
             _work = null;
             if (_error is { } error) ExceptionDispatchInfo.Throw(error);
         }
@@ -77,62 +114,78 @@ public sealed class WorkerPool : IDisposable
 
     void Drain(IParallelWork work)
     {
-        int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < _count)
+        int i, count = _hot.Count;
+        while ((i = Interlocked.Increment(ref _hot.Next) - 1) < count)
         {
             try { work.Execute(i); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
         }
     }
 
-    /// <summary>Starts a new generation: spinning workers see it at once, blocked ones are pulsed.</summary>
-    void Publish()
-    {
-        Interlocked.Increment(ref _generation);   // full fence, paired with the one in WaitForGeneration
-        if (Volatile.Read(ref _sleepers) > 0)
-            lock (_sleepLock) Monitor.PulseAll(_sleepLock);
-    }
-
-    long WaitForGeneration(long seen)
-    {
-        long start = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref _generation) == seen)
-        {
-            if (Stopwatch.GetElapsedTime(start).TotalMicroseconds < SpinMicroseconds)
-            {
-                Thread.SpinWait(16);
-                continue;
-            }
-            lock (_sleepLock)
-            {
-                Interlocked.Increment(ref _sleepers);
-                while (Volatile.Read(ref _generation) == seen) Monitor.Wait(_sleepLock);
-                Interlocked.Decrement(ref _sleepers);
-            }
-        }
-        return Volatile.Read(ref _generation);
-    }
-
-    void WorkerLoop()
+    void WorkerLoop(Slot slot)
     {
         long seen = 0;
         while (true)
         {
-            seen = WaitForGeneration(seen);
-            if (_stopping) return;
+            seen = slot.WaitForJob(seen);
             Drain(_work!);
-            Interlocked.Decrement(ref _active);
+            Interlocked.Decrement(ref _hot.Active);
         }
     }
 
-    public void Dispose()
+    static double ReadSpinSetting() =>
+        double.TryParse(Environment.GetEnvironmentVariable("RGEMMA_SPIN_US"), System.Globalization.CultureInfo.InvariantCulture, out double us)
+            ? Math.Clamp(us, 0, 100_000) : 200;
+
+    /// <summary>The counters every thread of a job touches, 64 bytes apart (no false sharing between them or with the slots).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 320)]
+    struct HotCounters
     {
-        lock (_runLock)
-        {
-            if (_stopping) return;
-            _stopping = true;
-            Publish();
-        }
-        foreach (var t in _workers) t.Join();
+        [FieldOffset(64)] public int Next;
+        [FieldOffset(128)] public int Active;
+        [FieldOffset(192)] public int Count;
+        [FieldOffset(192 + 8)] public long Job;
+        [FieldOffset(256)] public int WorkerCount;
     }
+
+    /// <summary>One worker's mailbox: the last job posted to it, on its own cache line; it spins on it, then blocks.</summary>
+    sealed class Slot
+    {
+        Padding _before;   // keeps _posted off the cache lines of neighbouring objects
+        long _posted;
+        int _sleeping;
+        Padding _after;
+
+        public Slot() => (_before, _after) = (default, default);
+
+        public void Post(long job)
+        {
+            Interlocked.Exchange(ref _posted, job);   // full fence, paired with the sleeper's check below
+            if (Volatile.Read(ref _sleeping) != 0)
+                lock (this) Monitor.Pulse(this);
+        }
+
+        public long WaitForJob(long seen)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref _posted) == seen)
+            {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds < SpinMicroseconds)
+                {
+                    Thread.SpinWait(16);
+                    continue;
+                }
+                lock (this)
+                {
+                    Interlocked.Exchange(ref _sleeping, 1);
+                    while (Volatile.Read(ref _posted) == seen) Monitor.Wait(this);
+                    _sleeping = 0;
+                }
+            }
+            return Volatile.Read(ref _posted);
+        }
+    }
+
+    [InlineArray(8)]
+    struct Padding { long _element; }
 }

@@ -9,6 +9,8 @@ namespace RecurrentGemma.Bench;
 /// <summary>
 /// The per-sequence kernels at 2B widths (E = H = 2560, 10 heads of 256, window 2048) for one decode row and a
 /// 256-row prefill chunk: RG-LRU scan, causal conv, RMSNorm, GELU-tanh and sliding-window attention over a full ring.
+/// Inputs stay in the model's value ranges (decay = -8 softplus(param) is negative, so the scan stays finite) and every
+/// kernel runs on the pool the model gives it, as in a forward pass.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
@@ -28,7 +30,7 @@ public class SequenceKernelBenchmarks : IThroughputWorkload
         var rng = new Random(3);
         float[] R(int n, float s = 1f) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = s * (float)(rng.NextDouble() * 2 - 1); return a; }
         _x = R(Rows * E); _gx = R(Rows * E); _ga = R(Rows * E); _y = R(Rows * E); _out = new float[Rows * E];
-        _decay = R(E, 0.1f); _h = new float[E]; _convState = new float[(ConvWidth - 1) * E]; _convW = R(ConvWidth * E); _bias = R(E); _scale = R(E);
+        _decay = new float[E]; RgLru.Decay(R(E), _decay); _h = new float[E]; _convState = new float[(ConvWidth - 1) * E]; _convW = R(ConvWidth * E); _bias = R(E); _scale = R(E);
         _wide = R(Rows * Mlp, 3f);
         _q = R(Rows * Heads * HeadDim); _k = R(Rows * HeadDim); _v = R(Rows * HeadDim);
         _ringK = R(Window * HeadDim); _ringV = R(Window * HeadDim); _attn = new float[Rows * Heads * HeadDim];
@@ -38,7 +40,7 @@ public class SequenceKernelBenchmarks : IThroughputWorkload
     [GlobalCleanup]
     public void Cleanup() => _pool.Dispose();
 
-    [Benchmark] public void RgLruScan() => RgLru.Scan(_x, _gx, _ga, _decay, _y, _h, false, _out, Rows);
+    [Benchmark] public void RgLruScan() => RgLru.Scan(_x, _gx, _ga, _decay, _y, _h, false, _out, Rows, _pool);
     [Benchmark] public void CausalConv() => CausalConv1D.Apply(_x, Rows, _convState, _convW, _bias, _out);
     [Benchmark] public void RmsNormRows() => RmsNorm.Apply(_x, _scale, 1e-6f, _out, Rows);
     [Benchmark] public void GeluTanhMlpWidth() => Elementwise.Map(new GeluTanhOperator(), _wide, _wide);

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using RecurrentGemma.Kernels.Parallel;
-using RecurrentGemma.Kernels.Probes;
+using RecurrentGemma.Benchmarking;
 
 namespace RecurrentGemma.Bench;
 

@@ -56,8 +56,10 @@ public class KernelPropertyTests
             Elementwise.Map(new KeepAtLeastOperator(0.5f, -1f), x, y, w);
             Close(Array.ConvertAll(x, v => v >= 0.5f ? (double)v : -1.0), y, 0, $"keep-at-least {w}");
             var inPlace = (float[])x.Clone();
-            Elementwise.Map(new ScaleOperator(3f), inPlace, inPlace, w);
-            Close(Array.ConvertAll(x, v => 3.0 * v), inPlace, 1e-7, $"scale in place {w}");
+            Elementwise.Map(new SoftCapOperator(5f), inPlace, inPlace, w);
+            Close(Array.ConvertAll(x, v => 5 * Math.Tanh(v / 5.0)), inPlace, 2e-6, $"softcap in place {w}");
+            Elementwise.Map(new SigmoidOperator(), x, y, w);
+            Close(Array.ConvertAll(x, v => 1 / (1 + Math.Exp(-v))), y, 2e-7, $"sigmoid {w}");
         }
     }
 
@@ -226,11 +228,37 @@ public class KernelPropertyTests
         }
     }
 
+    [Property(MaxTest = 80)]
+    public void Sums_match_the_reference_at_every_width_and_do_not_depend_on_the_address(ushort lengthRaw, byte offsetRaw, int seed)
+    {
+        int n = lengthRaw % 3000, offset = offsetRaw % 17;
+        var rng = new Random(seed);
+        var a = Floats(rng, n, 4);
+        var b = Floats(rng, n, 4);
+        double dot = 0, sum = 0, kept = 0;
+        for (int i = 0; i < n; i++) { dot += (double)a[i] * b[i]; sum += a[i]; if (a[i] >= 0.5f) kept += a[i]; }
+        double tol = 1e-5 * (1 + Math.Sqrt(n)) * 16;
+        foreach (var w in Simd.Supported)
+        {
+            Assert.True(Math.Abs(dot - Reductions.Dot(a, b, w)) <= tol, $"dot {w}");
+            Assert.True(Math.Abs(sum - Reductions.Sum(a, w)) <= tol, $"sum {w}");
+            Assert.True(Math.Abs(kept - Reductions.SumAtLeast(a, 0.5f, w)) <= tol, $"sum-at-least {w}");
+            // The same values elsewhere in memory (a row batched with others) sum to the same bits.
+            var shiftedA = new float[n + offset];
+            var shiftedB = new float[n + offset];
+            a.CopyTo(shiftedA, offset);
+            b.CopyTo(shiftedB, offset);
+            Assert.Equal(Reductions.Dot(a, b, w), Reductions.Dot(shiftedA.AsSpan(offset), shiftedB.AsSpan(offset), w));
+            Assert.Equal(Reductions.Sum(a, w), Reductions.Sum(shiftedA.AsSpan(offset), w));
+        }
+        if (n > 0) Assert.Equal(a.Max(), Reductions.Max(a));
+    }
+
     [Property(MaxTest = 60)]
     public void Arg_max_is_the_first_index_of_the_maximum(byte lengthRaw, byte levels, int seed)
     {
         // Few distinct values, so ties are common.
-        int n = 1 + lengthRaw % 80, k = 1 + levels % 5;
+        int n = 1 + lengthRaw * 5, k = 1 + levels % 5;   // up to 1276: every vector path of IndexOfMax
         var rng = new Random(seed);
         var x = new float[n];
         for (int i = 0; i < n; i++) x[i] = rng.Next(k);

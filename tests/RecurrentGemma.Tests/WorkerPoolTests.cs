@@ -63,3 +63,53 @@ public class WorkerPoolTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(-1));
     }
 }
+
+/// <summary>The process-wide workers: shared by every pool, and a job wakes no more of them than it has tasks.</summary>
+public class WorkerThreadsTests
+{
+    sealed class ThreadRecorder : IParallelWork
+    {
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Threads = new();
+        public void Execute(int index)
+        {
+            Threads[Environment.CurrentManagedThreadId] = true;
+            Thread.SpinWait(20_000);   // long enough that idle workers, if woken, would take a task
+        }
+    }
+
+    [Fact]
+    public void Pools_share_one_set_of_workers()
+    {
+        using var a = new WorkerPool(4);
+        int workers = WorkerThreads.Shared.Workers;
+        Assert.True(workers >= 3);
+        using var b = new WorkerPool(4);
+        using var c = new WorkerPool(2);
+        Assert.Equal(workers, WorkerThreads.Shared.Workers);   // no new threads for budgets that fit
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 3)]
+    public void A_job_runs_on_at_most_as_many_threads_as_it_has_tasks(int tasks, int maxThreads)
+    {
+        using var pool = new WorkerPool(6);
+        for (int round = 0; round < 20; round++)
+        {
+            var work = new ThreadRecorder();
+            pool.Run(work, tasks);
+            Assert.InRange(work.Threads.Count, 1, maxThreads);
+            if (tasks == 1) Assert.Equal([Environment.CurrentManagedThreadId], work.Threads.Keys);
+        }
+    }
+
+    [Fact]
+    public void A_budget_caps_the_threads_of_a_job()
+    {
+        using var pool = new WorkerPool(2);
+        var work = new ThreadRecorder();
+        pool.Run(work, 64);
+        Assert.InRange(work.Threads.Count, 1, 2);
+    }
+}

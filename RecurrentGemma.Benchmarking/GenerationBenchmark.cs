@@ -1,11 +1,12 @@
+using RecurrentGemma.Kernels.Parallel;
 using System.Diagnostics;
 using System.Text.Json;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
-using RecurrentGemma.Kernels.Probes;
+using RecurrentGemma.Benchmarking;
 
-namespace RecurrentGemma.Core.Benchmarking;
+namespace RecurrentGemma.Benchmarking;
 
 /// <summary>What <see cref="GenerationBenchmark.Run"/> measured, with the machine limits it measured alongside.</summary>
 public sealed record GenerationBenchmarkResult
@@ -80,7 +81,7 @@ public sealed record GenerationBenchmarkResult
 public static class GenerationBenchmark
 {
     /// <summary>Deterministic random token ids (past the special ids) for a benchmark prompt.</summary>
-    internal static int[] RandomPrompt(Config.ModelConfig c, int tokens)
+    internal static int[] RandomPrompt(RecurrentGemma.Core.Config.ModelConfig c, int tokens)
     {
         var prompt = new int[tokens];
         var rng = new Random(12345);
@@ -90,7 +91,7 @@ public static class GenerationBenchmark
 
     /// <summary>This machine's read bandwidth (GB/s) and f32 FMA peak (GFLOP/s) on the model's threads.</summary>
     public static (double BandwidthGBs, double FmaGflops) MeasureLimits(RecurrentGemmaModel model) =>
-        (MachineLimits.MeasureReadBandwidth(model.Pool), MachineLimits.MeasureFmaPeak(model.Pool));
+        (MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)), MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads)));
 
     public static GenerationBenchmarkResult Run(RecurrentGemmaModel model, int promptTokens, int genTokens, Action<string>? progress = null)
     {
@@ -98,7 +99,7 @@ public static class GenerationBenchmark
         if (genTokens < 1) throw new ArgumentOutOfRangeException(nameof(genTokens), genTokens, "generate at least 1 token");
         var c = model.Config;
         progress?.Invoke("probing memory bandwidth and FMA peak");
-        double bandwidth = MachineLimits.MeasureReadBandwidth(model.Pool), fma = MachineLimits.MeasureFmaPeak(model.Pool);
+        double bandwidth = MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)), fma = MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads));
         ProcessMemory.ResetPeak();   // the probe's buffer is freed; count only the engine
 
         int[] prompt = RandomPrompt(c, promptTokens);
@@ -141,8 +142,8 @@ public static class GenerationBenchmark
         long rssLast = ProcessMemory.CurrentRssBytes, peakRss = ProcessMemory.PeakRssBytes;
 
         progress?.Invoke("probing again");
-        bandwidth = Math.Max(bandwidth, MachineLimits.MeasureReadBandwidth(model.Pool));
-        fma = Math.Max(fma, MachineLimits.MeasureFmaPeak(model.Pool));
+        bandwidth = Math.Max(bandwidth, MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)));
+        fma = Math.Max(fma, MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads)));
 
         return new GenerationBenchmarkResult
         {

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace RecurrentGemma.Core.Benchmarking;
+namespace RecurrentGemma.Benchmarking;
 
 /// <summary>Resident set size of this process: current and peak (Linux /proc/self/status; elsewhere the Process API).</summary>
 public static class ProcessMemory

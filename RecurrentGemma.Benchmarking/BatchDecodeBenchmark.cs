@@ -3,7 +3,7 @@ using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
 
-namespace RecurrentGemma.Core.Benchmarking;
+namespace RecurrentGemma.Benchmarking;
 
 /// <summary>Aggregate decode throughput at one batch size.</summary>
 public sealed record BatchPoint(int Batch, double DecodeTokensPerSecond, double Roofline, long PeakRssBytes, long RssBytes);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace RecurrentGemma.Core.Benchmarking;
+namespace RecurrentGemma.Benchmarking;
 
 /// <summary>One named line of a chart.</summary>
 public sealed record ChartSeries(string Name, IReadOnlyList<(double X, double Y)> Points);

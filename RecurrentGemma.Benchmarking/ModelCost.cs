@@ -1,7 +1,7 @@
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
 
-namespace RecurrentGemma.Core.Benchmarking;
+namespace RecurrentGemma.Benchmarking;
 
 /// <summary>
 /// The work a forward pass must do, for rooflines, from the config alone: bytes a decode step has to move (every bf16
