@@ -9,7 +9,8 @@ namespace RecurrentGemma.Kernels;
 /// written once over widths (<see cref="IReduction"/> + one driver): TensorPrimitives aligns its loop to the span's
 /// address, so the order it adds in (and the rounded result) depends on where a row happens to live in memory, and a
 /// row batched with others would not sum like the same row alone. Ours adds in an order fixed by the length and the
-/// width alone: full vectors left to right, lanes summed, then the tail element by element.
+/// width alone: four interleaved vector accumulators, then the full vectors left over, lanes summed, then the tail
+/// element by element.
 /// </summary>
 public static unsafe class Reductions
 {
@@ -65,10 +66,18 @@ public static unsafe class Reductions
     static float Reduce<TR, TV, TL>(TR op, float* a, float* b, int n)
         where TR : struct, IReduction where TV : struct where TL : struct, IVectorLanes<TV>
     {
-        TV acc = TL.Broadcast(0f);
-        int i = 0;
-        for (; i + TL.Count <= n; i += TL.Count) acc = op.Step<TV, TL>(acc, a + i, b + i);
-        float sum = TL.Sum(acc);
+        // Four independent accumulators (one dependency chain would wait on FMA latency), combined in a fixed order.
+        TV acc0 = TL.Broadcast(0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int i = 0, c = TL.Count;
+        for (; i + 4 * c <= n; i += 4 * c)
+        {
+            acc0 = op.Step<TV, TL>(acc0, a + i, b + i);
+            acc1 = op.Step<TV, TL>(acc1, a + i + c, b + i + c);
+            acc2 = op.Step<TV, TL>(acc2, a + i + 2 * c, b + i + 2 * c);
+            acc3 = op.Step<TV, TL>(acc3, a + i + 3 * c, b + i + 3 * c);
+        }
+        for (; i + c <= n; i += c) acc0 = op.Step<TV, TL>(acc0, a + i, b + i);
+        float sum = TL.Sum(TL.Add(TL.Add(acc0, acc1), TL.Add(acc2, acc3)));
         for (; i < n; i++) sum = op.Step<float, LanesScalar>(sum, a + i, b + i);
         return sum;
     }
