@@ -66,6 +66,7 @@ public static class RgLru
     }
 
     /// <summary>The scan over channels [c0, c1) at one width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void ScanChannels(ScanPointers s, int c0, int c1, SimdWidth width)
     {
         switch (width)

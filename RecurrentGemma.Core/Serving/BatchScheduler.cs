@@ -212,7 +212,6 @@ public sealed class BatchScheduler : IDisposable
     bool EndIfCancelled(Sequence seq)
     {
         if (!seq.Handle.CancellationRequested || seq.Ending is not null) return false;
-        if (seq.Handle.CallbackFault is { } fault) { Fail(seq, fault); return true; }
         if (seq.Session is not null && seq.HasToken) { seq.Ending = StopReason.Cancelled; return false; }
         Finish(seq, StopReason.Cancelled);
         return true;
@@ -315,6 +314,9 @@ public sealed class BatchScheduler : IDisposable
 
     void Finish(Sequence seq, StopReason reason)
     {
+        // However the request ended (a cancellation the sampler saw first, a session draining its last token), a caller
+        // callback that threw is its outcome.
+        if (seq.Handle.CallbackFault is { } fault) { Fail(seq, fault); return; }
         string? rest = null;
         try { rest = seq.Selector.FinalText(); }
         catch (Exception e) { Fail(seq, new EngineFaultException($"detokenizing failed for this request: {e.Message}", e)); return; }

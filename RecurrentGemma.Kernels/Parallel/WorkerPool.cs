@@ -35,17 +35,19 @@ public sealed class WorkerPool(int threads = 0) : IDisposable
 
 /// <summary>
 /// The process-wide worker threads behind every <see cref="WorkerPool"/>: started on demand (as many as the largest
-/// thread budget asked for, minus the caller), never more. Indices are handed out dynamically (an interlocked counter)
-/// and nothing is allocated per job. A job posts itself to exactly the workers it needs, each through its own slot;
-/// a worker spins on its slot for <see cref="SpinMicroseconds"/> after a job (a decode step issues a matmul every few
-/// tens of microseconds, and waking a blocked thread costs more than that), then blocks. The hot counters sit on
-/// cache lines of their own.
+/// thread budget asked for, minus the caller), never more. A job posts itself to exactly the workers it needs, each
+/// through its own slot; tasks are claimed one at a time from a counter tagged with the job's number, and the job is
+/// done when all its tasks are done, not when every woken worker has checked in, so a worker the OS has not scheduled
+/// yet (more threads than cores, a busy machine) delays nobody: when it runs, it finds the job over and goes back to
+/// waiting. Nothing is allocated per job. After a job a worker spins on its slot for <see cref="SpinMicroseconds"/>
+/// (yielding to other runnable threads as it spins: a decode step issues a matmul every few tens of microseconds, and
+/// waking a blocked thread costs more than that), then blocks. The hot counters sit on cache lines of their own.
 /// </summary>
 public sealed class WorkerThreads
 {
     /// <summary>
     /// How long an idle worker spins before it blocks, in microseconds: RGEMMA_SPIN_US (0 to 100000), default 200.
-    /// Higher keeps workers hot across longer serial phases (at the cost of burning those cores); 0 blocks at once.
+    /// Higher keeps workers hot across longer serial phases (at the cost of those cores); 0 blocks at once.
     /// </summary>
     public static double SpinMicroseconds { get; set; } = ReadSpinSetting();
 
@@ -54,6 +56,7 @@ public sealed class WorkerThreads
     readonly object _runLock = new();
     readonly List<Slot> _slots = [];
     IParallelWork? _work;
+    int _count;
     Exception? _error;
     HotCounters _hot;
 
@@ -94,15 +97,18 @@ public sealed class WorkerThreads
         try
         {
             _work = work;
+            _count = count;
             _error = null;
-            _hot.Count = count;
-            Volatile.Write(ref _hot.Next, 0);
-            Volatile.Write(ref _hot.Active, helpers);
+            Volatile.Write(ref _hot.Done, 0);
             long job = ++_hot.Job;
+            Volatile.Write(ref _hot.Claim, job << 32);   // publishes the job: claims are (job, next index)
             for (int i = 0; i < helpers; i++) _slots[i].Post(job);   // only the workers this job can use
-            Drain(work);
+            Drain(job);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _hot.Active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _hot.Done) != count) spin.SpinOnce(sleep1Threshold: -1);
+            // Closed before the next job may write _work and _count: a worker that read this job's final claim must not
+            // pair it with the next job's count and take an index that is not this job's (it would run twice).
+            Volatile.Write(ref _hot.Claim, job << 32 | Closed);
             _work = null;
             if (_error is { } error) ExceptionDispatchInfo.Throw(error);
         }
@@ -112,13 +118,22 @@ public sealed class WorkerThreads
         }
     }
 
-    void Drain(IParallelWork work)
+    /// <summary>Claims and runs tasks of <paramref name="job"/> until none is left (or the job is no longer current).</summary>
+    void Drain(long job)
     {
-        int i, count = _hot.Count;
-        while ((i = Interlocked.Increment(ref _hot.Next) - 1) < count)
+        while (true)
         {
-            try { work.Execute(i); }
+            long claim = Volatile.Read(ref _hot.Claim);
+            if (claim >> 32 != job) return;
+            IParallelWork? work = _work;
+            uint index = (uint)claim;
+            if (index >= (uint)_count || work is null) return;   // all claimed, or closed
+            // The tag makes a stale claim fail: a worker that read the counter of a job that has since ended cannot take an
+            // index of the next one.
+            if (Interlocked.CompareExchange(ref _hot.Claim, claim + 1, claim) != claim) continue;
+            try { work.Execute((int)index); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            Interlocked.Increment(ref _hot.Done);
         }
     }
 
@@ -128,10 +143,12 @@ public sealed class WorkerThreads
         while (true)
         {
             seen = slot.WaitForJob(seen);
-            Drain(_work!);
-            Interlocked.Decrement(ref _hot.Active);
+            Drain(seen);
         }
     }
+
+    /// <summary>The claim index of a job that has ended: above any count.</summary>
+    const long Closed = 0xFFFFFFFF;
 
     static double ReadSpinSetting() =>
         double.TryParse(Environment.GetEnvironmentVariable("RGEMMA_SPIN_US"), System.Globalization.CultureInfo.InvariantCulture, out double us)
@@ -141,10 +158,9 @@ public sealed class WorkerThreads
     [StructLayout(LayoutKind.Explicit, Size = 320)]
     struct HotCounters
     {
-        [FieldOffset(64)] public int Next;
-        [FieldOffset(128)] public int Active;
-        [FieldOffset(192)] public int Count;
-        [FieldOffset(192 + 8)] public long Job;
+        [FieldOffset(64)] public long Claim;
+        [FieldOffset(128)] public int Done;
+        [FieldOffset(192)] public long Job;
         [FieldOffset(256)] public int WorkerCount;
     }
 
@@ -168,11 +184,12 @@ public sealed class WorkerThreads
         public long WaitForJob(long seen)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            var spin = new SpinWait();
             while (Volatile.Read(ref _posted) == seen)
             {
                 if (System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds < SpinMicroseconds)
                 {
-                    Thread.SpinWait(16);
+                    spin.SpinOnce(sleep1Threshold: -1);   // yields now and then, so an oversubscribed core runs the others
                     continue;
                 }
                 lock (this)

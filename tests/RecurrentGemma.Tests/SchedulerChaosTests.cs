@@ -5,6 +5,7 @@ using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.TokenStreams;
 
 namespace RecurrentGemma.Tests;
 
@@ -22,17 +23,6 @@ public class SchedulerChaosTests
     enum Behaviour { Normal, BreakEarly, Cancel, ThrowingCallback, UseTwice, RawHandle }
 
     sealed record Caller(Behaviour Behaviour, int[] Prompt, SamplingParameters Sampling, int StopAfter, int[] Expected);
-
-    static async Task<int[]> Ids(IAsyncEnumerable<GeneratedToken> tokens, int stopAfter = int.MaxValue)
-    {
-        var ids = new List<int>();
-        await foreach (var t in tokens)
-        {
-            if (t.Id >= 0) ids.Add(t.Id);
-            if (ids.Count >= stopAfter) break;
-        }
-        return [.. ids];
-    }
 
     static Caller RandomCaller(Random rng)
     {

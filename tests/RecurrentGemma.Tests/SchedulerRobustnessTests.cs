@@ -6,6 +6,7 @@ using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Core.Tokenizer;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.TokenStreams;
 
 namespace RecurrentGemma.Tests;
 
@@ -21,13 +22,6 @@ public class SchedulerRobustnessTests
     static readonly int[] Prompt = [2, 817, 2007];
     static readonly SamplingParameters Ten = new() { MaxTokens = 10 };
     static readonly SamplingParameters Endless = new() { MaxTokens = 1_000_000 };
-
-    static async Task<int[]> Ids(IAsyncEnumerable<GeneratedToken> tokens)
-    {
-        var ids = new List<int>();
-        await foreach (var t in tokens) if (t.Id >= 0) ids.Add(t.Id);
-        return [.. ids];
-    }
 
     static Task<int[]> Alone(int[] prompt, SamplingParameters p) => Ids(Demo.Value.CreateSession().GenerateAsync(prompt, p));
 

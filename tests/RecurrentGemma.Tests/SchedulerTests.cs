@@ -6,6 +6,7 @@ using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.TokenStreams;
 
 namespace RecurrentGemma.Tests;
 
@@ -17,13 +18,6 @@ public class SchedulerTests
 {
     static readonly Lazy<TextGenerator> Demo = new(() => TextGenerator.Open(TestData.DemoModel));
     static readonly Lazy<RecurrentGemmaModel> TinyA = new(() => RecurrentGemmaModel.Load(TestData.Golden("tiny-a")));
-
-    static async Task<int[]> Ids(IAsyncEnumerable<GeneratedToken> tokens)
-    {
-        var ids = new List<int>();
-        await foreach (var t in tokens) if (t.Id >= 0) ids.Add(t.Id);
-        return [.. ids];
-    }
 
     static async Task<int[]> Alone(TextGenerator generator, int[] prompt, SamplingParameters p) =>
         await Ids(generator.CreateSession().GenerateAsync(prompt, p));

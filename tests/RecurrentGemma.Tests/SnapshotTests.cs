@@ -5,6 +5,7 @@ using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.TokenStreams;
 
 namespace RecurrentGemma.Tests;
 
@@ -12,13 +13,6 @@ namespace RecurrentGemma.Tests;
 public class SnapshotTests
 {
     static readonly SamplingParameters Sampled = new() { Temperature = 0.9f, TopK = 30, Seed = 4, MaxTokens = 15 };
-
-    static async Task<int[]> Ids(IAsyncEnumerable<GeneratedToken> stream)
-    {
-        var ids = new List<int>();
-        await foreach (var t in stream) if (t.Id >= 0) ids.Add(t.Id);
-        return [.. ids];
-    }
 
     [Fact]
     public async Task Save_then_load_continues_exactly_as_never_stopping()

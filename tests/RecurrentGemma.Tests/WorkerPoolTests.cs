@@ -112,4 +112,27 @@ public class WorkerThreadsTests
         pool.Run(work, 64);
         Assert.InRange(work.Threads.Count, 1, 2);
     }
+
+    [Fact]
+    public async Task Back_to_back_jobs_of_changing_size_run_each_index_exactly_once()
+    {
+        // More threads than cores, so workers are preempted mid-claim: a worker that read one job's last claim must not
+        // take an index of the next, larger job (it would run twice, and the job would never finish).
+        using var pool = new WorkerPool(Environment.ProcessorCount + 3);
+        var rng = new Random(11);
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        for (int job = 0; job < 30_000 && DateTime.UtcNow < deadline; job++)
+        {
+            int n = 1 + rng.Next(job % 2 == 0 ? 3 : 12);
+            var work = new CountingWork(n);
+            await Task.Run(() => pool.Run(work, n)).WaitAsync(TimeSpan.FromSeconds(10));   // a lost task never finishes
+            Assert.All(work.Hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    sealed class CountingWork(int n) : IParallelWork
+    {
+        public readonly int[] Hits = new int[n];
+        public void Execute(int index) => Interlocked.Increment(ref Hits[index]);
+    }
 }
