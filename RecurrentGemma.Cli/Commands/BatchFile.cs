@@ -95,6 +95,8 @@ internal static class BatchFile
             Seed = r.TryGetProperty("seed", out var seed) ? seed.GetUInt64() : defaults.Seed,
             StopStrings = r.TryGetProperty("stop", out var stop) ? [.. stop.EnumerateArray().Select(e => e.GetString() ?? "")] : defaults.StopStrings,
         };
+        if (p.MaxTokens > CountRange.Tokens.Max) throw new FormatException($"\"max_tokens\": {p.MaxTokens} must be in [0, {CountRange.Tokens.Max}]");
+        if (p.TopK > CountRange.TopK.Max) throw new FormatException($"\"top_k\": {p.TopK} must be in [0, {CountRange.TopK.Max}]");
         try
         {
             p.Validate();

@@ -59,12 +59,15 @@ public class CliGenerateTests
     public void A_bad_sampling_field_in_a_batch_file_is_named_as_the_JSON_field()
     {
         string file = Path.Combine(TestData.NewTempDirectory(), "requests.jsonl");
-        File.WriteAllLines(file, ["""{"prompt": "ROMEO:", "top_p": 2}""", """{"prompt": "ROMEO:", "repeat_penalty": 0}""", """{"prompt": "ROMEO:", "max_tokens": 2}"""]);
+        File.WriteAllLines(file, ["""{"prompt": "ROMEO:", "top_p": 2}""", """{"prompt": "ROMEO:", "repeat_penalty": 0}""",
+            """{"prompt": "ROMEO:", "max_tokens": 2000000000}""", """{"prompt": "ROMEO:", "top_k": 99999999}""", """{"prompt": "ROMEO:", "max_tokens": 2}"""]);
         var (code, stdout, stderr) = Run("generate", "--batch-file", file);
         Assert.True(code == 0, stderr);
-        var errors = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(2).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("error").GetString()).ToArray();
+        var errors = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(4).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("error").GetString()).ToArray();
         Assert.Contains("\"top_p\": 2 must be in (0, 1]", errors[0]);
         Assert.Contains("\"repeat_penalty\": 0 must be a positive number (1 = off)", errors[1]);
+        Assert.Contains("\"max_tokens\": 2000000000 must be in [0, 16777216]", errors[2]);
+        Assert.Contains("\"top_k\": 99999999 must be in [0, 1048576]", errors[3]);
     }
 
     [Fact]
