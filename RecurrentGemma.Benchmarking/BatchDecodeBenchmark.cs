@@ -6,7 +6,8 @@ using RecurrentGemma.Kernels;
 namespace RecurrentGemma.Benchmarking;
 
 /// <summary>Aggregate decode throughput at one batch size.</summary>
-public sealed record BatchPoint(int Batch, double DecodeTokensPerSecond, double Roofline, long PeakRssBytes, long RssBytes);
+/// <param name="Profile">Where the timed steps' time went, greedy sampling of every row included.</param>
+public sealed record BatchPoint(int Batch, double DecodeTokensPerSecond, double Roofline, long PeakRssBytes, long RssBytes, StepProfile Profile, int Steps);
 
 /// <summary>Aggregate decode throughput at one batch size once every sequence has generated <paramref name="Depth"/> tokens.</summary>
 public sealed record DepthPoint(int Depth, int Batch, double DecodeTokensPerSecond, double Roofline);
@@ -115,21 +116,26 @@ public static class BatchDecodeBenchmark
             }
             _pass.Run(entries, _logits);   // warm-up step (not timed)
             ProcessMemory.ResetPeak();
+            var profile = new StepProfile();
+            _pass.Profile = profile;
             long t0 = Stopwatch.GetTimestamp();
             for (int step = 0; step < steps; step++)
             {
                 _pass.Run(entries, _logits);
+                long ts = Stopwatch.GetTimestamp();
                 for (int s = 0; s < batch; s++) tokens[s][0] = Reductions.ArgMax(_logits.AsSpan(s * c.VocabSize, c.VocabSize));
+                profile.Add(StepPhase.Sampling, ts);
                 if (memory is not null && (step % Math.Max(1, steps / 32) == 0 || step == steps - 1))
                     memory.Add(new MemorySample(step + 1, ProcessMemory.CurrentRssBytes));
             }
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            _pass.Profile = null;
             int position = _promptTokens + _generated;
             double roof = 0;
             for (int step = 0; step < steps; step++)
                 roof += Math.Max(ModelCost.DecodeStepBytes(c, batch) / (_bandwidthGBs * 1e9),
                     ModelCost.DecodeStepFlops(c, batch, position + 1 + step) / (_fmaGflops * 1e9));
-            return new BatchPoint(batch, (double)batch * steps / seconds, roof / seconds, ProcessMemory.PeakRssBytes, ProcessMemory.CurrentRssBytes);
+            return new BatchPoint(batch, (double)batch * steps / seconds, roof / seconds, ProcessMemory.PeakRssBytes, ProcessMemory.CurrentRssBytes, profile, steps);
         }
     }
 }

@@ -31,6 +31,9 @@ public sealed record GenerationBenchmarkResult
     /// <summary>Seconds from the first decode step to token 128, 256, 512, ... (and the last): the model card's latency table.
     /// Constant-size state means they grow linearly in the token count.</summary>
     public required IReadOnlyList<(int Tokens, double Seconds)> DecodeMilestones { get; init; }
+    /// <summary>Where the prefill's and the decode steps' time went (the decode's includes greedy sampling).</summary>
+    public required StepProfile PrefillProfile { get; init; }
+    public required StepProfile DecodeProfile { get; init; }
 
     public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
     public double DecodeTokensPerSecond => GenTokens / DecodeSeconds;
@@ -69,6 +72,11 @@ public sealed record GenerationBenchmarkResult
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        // Seconds per phase: for the whole prefill, and per decode step.
+        json.WriteStartObject("profile");
+        ProfileReport.WriteJson(json, "prefill", PrefillProfile, 1);
+        ProfileReport.WriteJson(json, "decode", DecodeProfile, GenTokens);
+        json.WriteEndObject();
         json.WriteEndObject();
     }
 }
@@ -112,11 +120,17 @@ public static class GenerationBenchmark
         pass.Run([new BatchEntry(warm, prompt.AsMemory(0, Math.Min(8, promptTokens)))], logits);
 
         progress?.Invoke($"prefill {promptTokens} tokens");
+        var prefillProfile = new StepProfile();
+        var decodeProfile = new StepProfile();
+        pass.Profile = prefillProfile;
         long t0 = Stopwatch.GetTimestamp();
         pass.Run([new BatchEntry(state, prompt)], logits);
         double prefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        long ts = Stopwatch.GetTimestamp();
         int token = Reductions.ArgMax(logits);
+        prefillProfile.Add(StepPhase.Sampling, ts);
         double ttft = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        pass.Profile = decodeProfile;
 
         progress?.Invoke($"decode {genTokens} tokens");
         var next = new int[1];
@@ -130,7 +144,9 @@ public static class GenerationBenchmark
         {
             next[0] = token;
             pass.Run(step, logits);
+            ts = Stopwatch.GetTimestamp();
             token = Reductions.ArgMax(logits);
+            decodeProfile.Add(StepPhase.Sampling, ts);
             if (i == settled) rssFirst = ProcessMemory.CurrentRssBytes;
             if (i + 1 == nextMilestone || i + 1 == genTokens)
             {
@@ -164,6 +180,8 @@ public static class GenerationBenchmark
             DecodeMilestones = milestones,
             StateBytesPerSequence = SequenceState.BytesFor(c),
             WeightBytes = model.Weights.MatrixBytes,
+            PrefillProfile = prefillProfile,
+            DecodeProfile = decodeProfile,
         };
     }
 }

@@ -34,6 +34,7 @@ internal static class BatchBench
                     w.WriteNumber("decode_roofline", Math.Round(p.Roofline, 4));
                     w.WriteNumber("peak_rss_bytes", p.PeakRssBytes);
                     w.WriteNumber("state_bytes", p.Batch * state);
+                    ProfileReport.WriteJson(w, "profile", p.Profile, p.Steps);   // seconds per phase, per step
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -56,6 +57,9 @@ internal static class BatchBench
             stdout.WriteLine(" batch   decode tok/s   roofline   states (MB)   peak RSS (GB)");
             foreach (var p in points)
                 stdout.WriteLine($"{p.Batch,6} {p.DecodeTokensPerSecond,14:F2} {p.Roofline,10:P1} {p.Batch * state / 1e6,13:F1} {p.PeakRssBytes / 1e9,15:F2}");
+            stdout.WriteLine("where a step's time goes:");
+            foreach (var p in points)
+                stdout.WriteLine($"{p.Batch,6}   {ProfileReport.Shares(p.Profile)}");
         }
         if (plot is null) return;
         AtomicFile.Write(plot + "-throughput.svg", s => s.Write(Encoding.UTF8.GetBytes(SvgChart.Line(

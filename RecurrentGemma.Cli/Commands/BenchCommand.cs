@@ -67,6 +67,8 @@ public static class BenchCommand
         o.WriteLine($"decode       {r.GenTokens,6} tokens  {r.DecodeTokensPerSecond,8:F2} tok/s  {r.DecodeRoofline,6:P1} of bandwidth roofline ({r.DecodeBytesPerToken / 1e9:F2} GB/token)");
         if (r.DecodeMilestones.Count > 1)
             o.WriteLine("latency      " + string.Join(", ", r.DecodeMilestones.Select(m => $"{m.Tokens} tokens {m.Seconds:F1} s")));
+        o.WriteLine($"profile      prefill: {ProfileReport.Shares(r.PrefillProfile)}");
+        o.WriteLine($"             decode:  {ProfileReport.Shares(r.DecodeProfile)}");
         o.WriteLine($"memory       weights {r.WeightBytes / 1e9:F2} GB, state {r.StateBytesPerSequence / 1e6:F1} MB/sequence, peak RSS {r.PeakRssBytes / 1e9:F2} GB, RSS growth during decode {r.RssGrowthDuringDecodeBytes / 1e6:F1} MB");
     }
 }

@@ -20,8 +20,11 @@ internal static class AttentionBlock
         var v = buf.C.AsSpan(0, rows * headDim);
         var attended = buf.D.AsSpan(0, rows * qWidth);
 
+        var profile = buf.Profile;
+        long t = profile.Start();
         var qkv = buf.Fused.AsSpan(0, rows * fused);
         MatMulBf16.Multiply(u, rows, w.QueryKeyValue, default, qkv, pool);
+        t = profile.Lap(StepPhase.Matmul, t);
         for (int r = 0; r < rows; r++)
         {
             var row = qkv.Slice(r * fused, fused);
@@ -40,6 +43,7 @@ internal static class AttentionBlock
                 Rope.Apply(q.Slice(row * qWidth, qWidth), heads, headDim, buf.Cos, buf.Sin);
                 Rope.Apply(k.Slice(row * headDim, headDim), 1, headDim, buf.Cos, buf.Sin);
             }
+            t = profile.Lap(StepPhase.Elementwise, t);
             var qs = q.Slice(p.RowStart * qWidth, p.Rows * qWidth);
             var ks = k.Slice(p.RowStart * headDim, p.Rows * headDim);
             var vs = v.Slice(p.RowStart * headDim, p.Rows * headDim);
@@ -47,8 +51,10 @@ internal static class AttentionBlock
             SlidingWindowAttention.Forward(qs, ks, vs, ringK, ringV, p.Rows, s.Position, window, heads, headDim,
                 attended.Slice(p.RowStart * qWidth, p.Rows * qWidth), pool);
             SlidingWindowAttention.AppendToRing(ks, vs, p.Rows, s.Position, window, headDim, ringK, ringV);
+            t = profile.Lap(StepPhase.Attention, t);
         }
 
         MatMulBf16.Multiply(attended, rows, w.Output, w.OutputBias, output, pool);
+        profile.Lap(StepPhase.Matmul, t);
     }
 }

@@ -19,6 +19,8 @@ internal sealed class ForwardBuffers
     public readonly float[] Fused;
     public readonly float[] Cos, Sin;
     public readonly float[] InverseFrequencies;
+    /// <summary>Where the pass's time goes, while a caller watches (<see cref="ForwardPass.Profile"/>); null otherwise.</summary>
+    public StepProfile? Profile;
 
     public ForwardBuffers(ModelConfig c, int maxRows)
     {

@@ -25,6 +25,13 @@ public sealed class ForwardPass
     int[] _logitBase = new int[16];
 
     public int MaxRowsPerPass => _buf.MaxRows;
+
+    /// <summary>Attach a profile to have every following pass add its time per phase to it; null (the default) to stop.</summary>
+    public StepProfile? Profile
+    {
+        get => _buf.Profile;
+        set => _buf.Profile = value;
+    }
     /// <summary>Upper bound of rows per pass (the scheduler's largest step).</summary>
     public const int MaxRowsLimit = 4096;
 
@@ -146,6 +153,8 @@ public sealed class ForwardPass
         var u = _buf.Normed.AsSpan(0, rows * h);
         var blockOut = _buf.BlockOut.AsSpan(0, rows * h);
 
+        var profile = _buf.Profile;
+        long t = profile.Start();
         // Embedding, scaled by bf16(sqrt(H)).
         float scale = EmbeddingScale(_config);
         foreach (ref readonly var p in pieces)
@@ -165,25 +174,31 @@ public sealed class ForwardPass
         {
             var layer = _weights.Layers[l];
             RmsNorm.Apply(x, layer.TemporalNormScale, _config.RmsNormEps, u, rows);
+            t = profile.Lap(StepPhase.Elementwise, t);
             if (layer.Recurrent is { } rec)
                 RecurrentBlock.Forward(l, rec, u, pieces, batch, rows, _buf, _pool, blockOut);
             else
                 AttentionBlock.Forward(l, layer.Attention!, _config.AttentionWindow, u, pieces, batch, rows, _buf, _pool, blockOut);
+            t = profile.Start();
             observer?.Invoke("temporal_out", l, blockOut, h);
             TensorPrimitives.Add(x, blockOut, x);
 
             RmsNorm.Apply(x, layer.ChannelNormScale, _config.RmsNormEps, u, rows);
+            profile.Lap(StepPhase.Elementwise, t);
             MlpBlock.Forward(layer.Mlp, u, rows, _buf, _pool, blockOut);
+            t = profile.Start();
             TensorPrimitives.Add(x, blockOut, x);
             observer?.Invoke("output", l, x, h);
         }
 
         foreach (ref readonly var p in pieces) batch[p.Entry].State.Position += p.Rows;
+        profile.Lap(StepPhase.Elementwise, t);
     }
 
     /// <summary>Final norm, head matmul and soft-cap for the rows that need logits; they are contiguous in the output (see Run).</summary>
     void ComputeLogits(ReadOnlySpan<PassPiece> pieces, int logitRows, Span<float> destination)
     {
+        long t = _buf.Profile.Start();
         int h = _config.HiddenSize;
         var gathered = _buf.Normed.AsSpan(0, logitRows * h);
         int g = 0;
@@ -197,5 +212,6 @@ public sealed class ForwardPass
         RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows);
         MatMulBf16.Multiply(gathered, logitRows, _weights.Head, default, destination, _pool);
         if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination, destination);
+        _buf.Profile.Lap(StepPhase.LogitsHead, t);
     }
 }

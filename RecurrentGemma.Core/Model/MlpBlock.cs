@@ -13,12 +13,17 @@ internal static class MlpBlock
         int m = w.Down.InDim;
         var gateUp = buf.Fused.AsSpan(0, rows * 2 * m);
         var hidden = buf.A.AsSpan(0, rows * m);
+        var profile = buf.Profile;
+        long t = profile.Start();
         MatMulBf16.Multiply(u, rows, w.GateUp, w.GateUpBias, gateUp, pool);
+        t = profile.Lap(StepPhase.Matmul, t);
         for (int r = 0; r < rows; r++)
         {
             var row = gateUp.Slice(r * 2 * m, 2 * m);
             Elementwise.Map(new GeluTanhMultiplyOperator(), row[..m], row[m..], hidden.Slice(r * m, m));
         }
+        t = profile.Lap(StepPhase.Elementwise, t);
         MatMulBf16.Multiply(hidden, rows, w.Down, w.DownBias, output, pool);
+        profile.Lap(StepPhase.Matmul, t);
     }
 }

@@ -22,14 +22,18 @@ internal static class RecurrentBlock
         var gateX = buf.D.AsSpan(0, n);
         var gateA = buf.E.AsSpan(0, n);
 
+        var profile = buf.Profile;
+        long t = profile.Start();
         var yx = buf.Fused.AsSpan(0, 2 * n);
         MatMulBf16.Multiply(u, rows, w.LinearYX, w.LinearYXBias, yx, pool);
+        t = profile.Lap(StepPhase.Matmul, t);
         for (int r = 0; r < rows; r++)
         {
             var row = yx.Slice(r * 2 * e, 2 * e);
             Elementwise.Map(new GeluTanhOperator(), row[..e], y.Slice(r * e, e));
             row[e..].CopyTo(x.Slice(r * e, e));
         }
+        t = profile.Lap(StepPhase.Elementwise, t);
 
         foreach (ref readonly var p in pieces)
         {
@@ -38,8 +42,10 @@ internal static class RecurrentBlock
             CausalConv1D.Apply(x[range], p.Rows, s.Conv[layer]!, w.ConvWeight, w.ConvBias, conv[range]);
         }
 
+        t = profile.Lap(StepPhase.Recurrence, t);
         MatMulBf16.Multiply(conv, rows, w.InputGate, w.InputGateBias, gateX, pool);
         MatMulBf16.Multiply(conv, rows, w.RecurrentGate, w.RecurrentGateBias, gateA, pool);
+        t = profile.Lap(StepPhase.Matmul, t);
 
         var gated = x;   // linear_x output is consumed by the conv; reuse its buffer for h * y
         foreach (ref readonly var p in pieces)
@@ -49,6 +55,8 @@ internal static class RecurrentBlock
             RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows, pool);
         }
 
+        t = profile.Lap(StepPhase.Recurrence, t);
         MatMulBf16.Multiply(gated, rows, w.LinearOut, w.LinearOutBias, output, pool);
+        profile.Lap(StepPhase.Matmul, t);
     }
 }

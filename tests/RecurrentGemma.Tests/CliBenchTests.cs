@@ -38,6 +38,15 @@ public class CliBenchTests
         using var model = RecurrentGemmaModel.Open("random:" + config, 1);
         Assert.Equal(SequenceState.BytesFor(model.Config), r.GetProperty("state_bytes_per_sequence").GetInt64());
         Assert.Equal(model.Weights.MatrixBytes, r.GetProperty("weight_bytes").GetInt64());
+        // The step profile: every phase of the prefill and of a decode step, and (this model has both kinds of layers)
+        // time in each kind of work; the phases of the prefill add up to about its measured time.
+        var profile = r.GetProperty("profile");
+        string[] phases = ["matmul_s", "attention_s", "recurrence_s", "elementwise_s", "logits_head_s", "sampling_s"];
+        foreach (var part in new[] { "prefill", "decode" })
+            foreach (var phase in phases)
+                Assert.True(profile.GetProperty(part).GetProperty(phase).GetDouble() > 0, $"{part}.{phase}");
+        double prefillSum = phases.Sum(p => profile.GetProperty("prefill").GetProperty(p).GetDouble());
+        Assert.InRange(prefillSum, 0, r.GetProperty("ttft_s").GetDouble() * 1.05);
     }
 
     [Fact]
@@ -47,6 +56,8 @@ public class CliBenchTests
         Assert.True(code == 0, stderr);
         Assert.Contains("of FMA roofline", stdout);
         Assert.Contains("of bandwidth roofline", stdout);
+        Assert.Contains("prefill: matmul", stdout);
+        Assert.Contains("decode:  matmul", stdout);
     }
 
     [Fact]
@@ -66,6 +77,8 @@ public class CliBenchTests
             Assert.True(b.GetProperty("decode_roofline").GetDouble() > 0);
             Assert.True(b.GetProperty("peak_rss_bytes").GetInt64() > 0);
             Assert.Equal(b.GetProperty("batch").GetInt32() * state, b.GetProperty("state_bytes").GetInt64());
+            Assert.True(b.GetProperty("profile").GetProperty("matmul_s").GetDouble() > 0);
+            Assert.True(b.GetProperty("profile").GetProperty("attention_s").GetDouble() > 0);
         }
         Assert.Equal(12, r.GetProperty("memory").EnumerateArray().Last().GetProperty("tokens").GetInt32());
         foreach (var suffix in new[] { "-throughput.svg", "-memory.svg" })
