@@ -13,36 +13,53 @@ namespace RecurrentGemma.Kernels;
 /// </summary>
 public static class SlidingWindowAttention
 {
-    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV,
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, float[] ringK, float[] ringV,
         int rows, int startPos, int window, int heads, int headDim, Span<float> output, WorkerPool? pool = null) =>
         Forward(q, k, v, ringK, ringV, rows, startPos, window, heads, headDim, output, pool, Simd.Best);
 
+    /// <summary>One sequence's chunk: <see cref="ForwardBatch"/> with a single <see cref="AttentionChunk"/>.</summary>
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, float[] ringK, float[] ringV,
+        int rows, int startPos, int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width) =>
+        ForwardBatch(q, k, v, new[] { new AttentionChunk(0, rows, startPos, ringK, ringV) }, window, heads, headDim, output, pool, width);
+
     /// <summary>
-    /// Work items are (query row, group of heads), spread over the pool: many rows (prefill) give one item per row with
-    /// all heads, so each K/V row is loaded once for all heads; a single row (decode) splits its heads across threads.
-    /// A head's arithmetic is the same either way, so results never depend on the split.
+    /// Attention for every sequence of a step in one parallel job. <paramref name="q"/>, <paramref name="k"/>,
+    /// <paramref name="v"/> and <paramref name="output"/> hold all rows of the step; each chunk names its rows, its
+    /// first position and its own ring buffers. Work items are (row, group of heads) over all chunks: with many rows
+    /// (prefill, or a batch of decodes) one item per row with all heads, so each K/V row is loaded once for all heads
+    /// and one barrier serves the whole step; with fewer rows than twice the threads, a row's heads split across
+    /// threads. A head's arithmetic is the same either way, so results depend neither on the split nor on the batch.
     /// </summary>
-    public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> ringK, ReadOnlySpan<float> ringV,
-        int rows, int startPos, int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width)
+    public static unsafe void ForwardBatch(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlyMemory<AttentionChunk> chunks,
+        int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width)
     {
-        // Sizes in 64-bit: a product that wrapped in 32 bits could pass as a small (even empty) buffer.
-        if (window <= 0 || startPos < 0 || rows < 0 || heads <= 0 || headDim <= 0)
-            throw new ArgumentException($"window {window} and heads {heads} x headDim {headDim} must be positive, rows {rows} and startPos {startPos} non-negative");
-        if ((long)startPos + rows > int.MaxValue) throw new ArgumentException($"positions {startPos} + {rows} pass {int.MaxValue}");
-        long qWidth = (long)heads * headDim, qNeed = rows * qWidth, kvNeed = (long)rows * headDim, ringNeed = (long)window * headDim;
-        if (q.Length < qNeed || output.Length < qNeed) throw new ArgumentException($"q and output need {rows}x{qWidth}");
-        if (k.Length < kvNeed || v.Length < kvNeed) throw new ArgumentException($"k and v need {rows}x{headDim}");
-        if (ringK.Length != ringNeed || ringV.Length != ringNeed) throw new ArgumentException($"ring buffers need {window}x{headDim}");
+        if (window <= 0 || heads <= 0 || headDim <= 0)
+            throw new ArgumentException($"window {window} and heads {heads} x headDim {headDim} must be positive");
+        long qWidth = (long)heads * headDim, ringNeed = (long)window * headDim;
+        int rows = 0;
+        foreach (ref readonly var c in chunks.Span)
+        {
+            // Sizes in 64-bit: a product that wrapped in 32 bits could pass as a small (even empty) buffer.
+            if (c.Rows < 0 || c.StartPos < 0 || c.RowStart != rows)
+                throw new ArgumentException($"chunk at row {c.RowStart} ({c.Rows} rows from position {c.StartPos}): chunks must be non-negative and follow each other from row 0");
+            if ((long)c.StartPos + c.Rows > int.MaxValue) throw new ArgumentException($"positions {c.StartPos} + {c.Rows} pass {int.MaxValue}");
+            if (c.RingKeys is null || c.RingValues is null || c.RingKeys.Length != ringNeed || c.RingValues.Length != ringNeed)
+                throw new ArgumentException($"ring buffers need {window}x{headDim}");
+            rows += c.Rows;
+        }
+        if (q.Length < rows * qWidth || output.Length < rows * qWidth) throw new ArgumentException($"q and output need {rows}x{qWidth}");
+        if (k.Length < (long)rows * headDim || v.Length < (long)rows * headDim) throw new ArgumentException($"k and v need {rows}x{headDim}");
         if (rows == 0) return;
         int threads = pool?.Threads ?? 1;
         int groups = rows >= 2 * threads ? 1 : Math.Min(heads, threads);
         var job = t_job ??= new Job();
-        fixed (float* qp = q, kp = k, vp = v, rkp = ringK, rvp = ringV, op = output)
+        fixed (float* qp = q, kp = k, vp = v, op = output)
         {
-            job.Set(qp, kp, vp, rkp, rvp, op, startPos, window, heads, headDim, (heads + groups - 1) / groups, width);
+            job.Set(qp, kp, vp, op, chunks, window, heads, headDim, (heads + groups - 1) / groups, width);
             int items = rows * groups;
             if (pool is null) for (int i = 0; i < items; i++) job.Execute(i);
             else pool.Run(job, items);
+            job.Clear();
         }
     }
 
@@ -51,48 +68,56 @@ public static class SlidingWindowAttention
     sealed unsafe class Job : IParallelWork
     {
         [ThreadStatic] static float[]? t_scores;
-        float* _q, _k, _v, _ringK, _ringV, _out;
-        int _startPos, _window, _heads, _headDim, _headsPerItem;
+        float* _q, _k, _v, _out;
+        ReadOnlyMemory<AttentionChunk> _chunks;
+        int _window, _heads, _headDim, _headsPerItem;
         SimdWidth _width;
 
-        public void Set(float* q, float* k, float* v, float* ringK, float* ringV, float* output,
-            int startPos, int window, int heads, int headDim, int headsPerItem, SimdWidth width)
+        public void Set(float* q, float* k, float* v, float* output, ReadOnlyMemory<AttentionChunk> chunks,
+            int window, int heads, int headDim, int headsPerItem, SimdWidth width)
         {
-            _q = q; _k = k; _v = v; _ringK = ringK; _ringV = ringV; _out = output;
-            (_startPos, _window, _heads, _headDim, _headsPerItem, _width) = (startPos, window, heads, headDim, headsPerItem, width);
+            _q = q; _k = k; _v = v; _out = output; _chunks = chunks;
+            (_window, _heads, _headDim, _headsPerItem, _width) = (window, heads, headDim, headsPerItem, width);
+        }
+
+        public void Clear() => _chunks = default;
+
+        /// <summary>The chunk holding row <paramref name="row"/> (chunks are in row order).</summary>
+        static int ChunkOf(ReadOnlySpan<AttentionChunk> chunks, int row)
+        {
+            int lo = 0, hi = chunks.Length - 1;
+            while (lo < hi)
+            {
+                int mid = (lo + hi + 1) >> 1;
+                if (chunks[mid].RowStart <= row) lo = mid;
+                else hi = mid - 1;
+            }
+            return lo;
         }
 
         public void Execute(int item)
         {
             int groups = (_heads + _headsPerItem - 1) / _headsPerItem;
-            int i = item / groups, h0 = item % groups * _headsPerItem, h1 = Math.Min(_heads, h0 + _headsPerItem);
-            int stride = _window + 1, qWidth = _heads * _headDim, t = _startPos + i;
+            int r = item / groups, h0 = item % groups * _headsPerItem, h1 = Math.Min(_heads, h0 + _headsPerItem);
+            var chunks = _chunks.Span;
+            ref readonly var chunk = ref chunks[ChunkOf(chunks, r)];
+            int i = r - chunk.RowStart;
+            int stride = _window + 1, qWidth = _heads * _headDim, t = chunk.StartPos + i;
             int first = Math.Max(0, t - _window), keys = t - first + 1;
             var scores = t_scores is { } s && s.Length >= _heads * stride ? s : t_scores = new float[_heads * stride];
-            float* q = _q + (long)i * qWidth;
+            float* q = _q + (long)r * qWidth;
             float scale = 1f / MathF.Sqrt(_headDim);
-            fixed (float* sc = scores)
+            fixed (float* sc = scores, ringK = chunk.RingKeys, ringV = chunk.RingValues)
             {
+                var kv = new KeyValues(_k + (long)chunk.RowStart * _headDim, _v + (long)chunk.RowStart * _headDim, ringK, ringV, chunk.StartPos, _window, _headDim);
                 switch (_width)
                 {
-                    case SimdWidth.Vector512: Attend<Vector512<float>, Lanes512>(q, sc, stride, first, keys, h0, h1, scale, i); break;
-                    case SimdWidth.Vector256: Attend<Vector256<float>, Lanes256>(q, sc, stride, first, keys, h0, h1, scale, i); break;
-                    case SimdWidth.Vector128: Attend<Vector128<float>, Lanes128>(q, sc, stride, first, keys, h0, h1, scale, i); break;
-                    default: Attend<float, LanesScalar>(q, sc, stride, first, keys, h0, h1, scale, i); break;
+                    case SimdWidth.Vector512: Attend<Vector512<float>, Lanes512>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
+                    case SimdWidth.Vector256: Attend<Vector256<float>, Lanes256>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
+                    case SimdWidth.Vector128: Attend<Vector128<float>, Lanes128>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
+                    default: Attend<float, LanesScalar>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
                 }
             }
-        }
-
-        float* KeyRow(float* chunk, float* ring, int position) =>
-            position >= _startPos ? chunk + (long)(position - _startPos) * _headDim : ring + (long)(position % _window) * _headDim;
-
-        /// <summary>The K (or V) rows of positions p..p+n-1 (n <= 4); missing ones repeat the first (their weight is zero).</summary>
-        void Rows4(float* chunk, float* ring, int p, int n, out float* r0, out float* r1, out float* r2, out float* r3)
-        {
-            r0 = KeyRow(chunk, ring, p);
-            r1 = n > 1 ? KeyRow(chunk, ring, p + 1) : r0;
-            r2 = n > 2 ? KeyRow(chunk, ring, p + 2) : r0;
-            r3 = n > 3 ? KeyRow(chunk, ring, p + 3) : r0;
         }
 
         /// <summary>
@@ -100,14 +125,14 @@ public static class SlidingWindowAttention
         /// four independent dot products (four accumulators into one output row) keep the FMA units busy.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void Attend<TV, TL>(float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, int row)
+        void Attend<TV, TL>(in KeyValues kv, float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, int row)
             where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             int d = _headDim;
             for (int j = 0; j < keys; j += 4)
             {
                 int n = Math.Min(4, keys - j);
-                Rows4(_k, _ringK, first + j, n, out var k0, out var k1, out var k2, out var k3);
+                kv.Rows4(kv.Keys, kv.RingKeys, first + j, n, out var k0, out var k1, out var k2, out var k3);
                 for (int h = h0; h < h1; h++)
                 {
                     Dot4<TV, TL>(q + h * d, k0, k1, k2, k3, d, out float s0, out float s1, out float s2, out float s3);
@@ -124,13 +149,33 @@ public static class SlidingWindowAttention
             for (int j = 0; j < keys; j += 4)
             {
                 int n = Math.Min(4, keys - j);
-                Rows4(_v, _ringV, first + j, n, out var v0, out var v1, out var v2, out var v3);
+                kv.Rows4(kv.Values, kv.RingValues, first + j, n, out var v0, out var v1, out var v2, out var v3);
                 for (int h = h0; h < h1; h++)
                 {
                     float* p = scores + h * stride + j;
                     Axpy4<TV, TL>(p[0], n > 1 ? p[1] : 0f, n > 2 ? p[2] : 0f, n > 3 ? p[3] : 0f, v0, v1, v2, v3, output + h * d, d);
                 }
             }
+        }
+    }
+
+    /// <summary>One chunk's keys and values: rows of the chunk itself, or of the ring for positions before it.</summary>
+    readonly unsafe struct KeyValues(float* keys, float* values, float* ringKeys, float* ringValues, int startPos, int window, int headDim)
+    {
+        public readonly float* Keys = keys, Values = values, RingKeys = ringKeys, RingValues = ringValues;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        float* Row(float* chunk, float* ring, int position) =>
+            position >= startPos ? chunk + (long)(position - startPos) * headDim : ring + (long)(position % window) * headDim;
+
+        /// <summary>The K (or V) rows of positions p..p+n-1 (n <= 4); missing ones repeat the first (their weight is zero).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Rows4(float* chunk, float* ring, int p, int n, out float* r0, out float* r1, out float* r2, out float* r3)
+        {
+            r0 = Row(chunk, ring, p);
+            r1 = n > 1 ? Row(chunk, ring, p + 1) : r0;
+            r2 = n > 2 ? Row(chunk, ring, p + 2) : r0;
+            r3 = n > 3 ? Row(chunk, ring, p + 3) : r0;
         }
     }
 
@@ -183,3 +228,7 @@ public static class SlidingWindowAttention
         }
     }
 }
+
+/// <summary>One sequence's rows in a step for <see cref="SlidingWindowAttention.ForwardBatch"/>: rows
+/// [RowStart, RowStart + Rows) of the step's q/k/v, at positions StartPos.., attending over its own rings.</summary>
+public readonly record struct AttentionChunk(int RowStart, int Rows, int StartPos, float[] RingKeys, float[] RingValues);

@@ -33,8 +33,10 @@ internal static class AttentionBlock
             row.Slice(qWidth + headDim, headDim).CopyTo(v.Slice(r * headDim, headDim));
         }
 
-        foreach (ref readonly var p in pieces)
+        if (buf.Chunks.Length < pieces.Length) buf.Chunks = new AttentionChunk[Math.Max(pieces.Length, 2 * buf.Chunks.Length)];
+        for (int c = 0; c < pieces.Length; c++)
         {
+            ref readonly var p = ref pieces[c];
             SequenceState s = batch[p.Entry].State;
             for (int i = 0; i < p.Rows; i++)
             {
@@ -43,16 +45,20 @@ internal static class AttentionBlock
                 Rope.Apply(q.Slice(row * qWidth, qWidth), heads, headDim, buf.Cos, buf.Sin);
                 Rope.Apply(k.Slice(row * headDim, headDim), 1, headDim, buf.Cos, buf.Sin);
             }
-            t = profile.Lap(StepPhase.Elementwise, t);
-            var qs = q.Slice(p.RowStart * qWidth, p.Rows * qWidth);
-            var ks = k.Slice(p.RowStart * headDim, p.Rows * headDim);
-            var vs = v.Slice(p.RowStart * headDim, p.Rows * headDim);
-            float[] ringK = s.RingKeys[layer]!, ringV = s.RingValues[layer]!;
-            SlidingWindowAttention.Forward(qs, ks, vs, ringK, ringV, p.Rows, s.Position, window, heads, headDim,
-                attended.Slice(p.RowStart * qWidth, p.Rows * qWidth), pool);
-            SlidingWindowAttention.AppendToRing(ks, vs, p.Rows, s.Position, window, headDim, ringK, ringV);
-            t = profile.Lap(StepPhase.Attention, t);
+            buf.Chunks[c] = new AttentionChunk(p.RowStart, p.Rows, s.Position, s.RingKeys[layer]!, s.RingValues[layer]!);
         }
+        t = profile.Lap(StepPhase.Elementwise, t);
+
+        // Every sequence of the pass in one parallel job; then each ring takes its chunk's keys and values.
+        SlidingWindowAttention.ForwardBatch(q, k, v, buf.Chunks.AsMemory(0, pieces.Length), window, heads, headDim, attended, pool, Simd.Best);
+        for (int c = 0; c < pieces.Length; c++)
+        {
+            ref readonly var chunk = ref buf.Chunks[c];
+            SlidingWindowAttention.AppendToRing(k.Slice(chunk.RowStart * headDim, chunk.Rows * headDim), v.Slice(chunk.RowStart * headDim, chunk.Rows * headDim),
+                chunk.Rows, chunk.StartPos, window, headDim, chunk.RingKeys, chunk.RingValues);
+            buf.Chunks[c] = default;   // no references to states outlive the pass
+        }
+        t = profile.Lap(StepPhase.Attention, t);
 
         MatMulBf16.Multiply(attended, rows, w.Output, w.OutputBias, output, pool);
         profile.Lap(StepPhase.Matmul, t);

@@ -21,6 +21,8 @@ internal sealed class ForwardBuffers
     public readonly float[] InverseFrequencies;
     /// <summary>Where the pass's time goes, while a caller watches (<see cref="ForwardPass.Profile"/>); null otherwise.</summary>
     public StepProfile? Profile;
+    /// <summary>The attention layer's view of the pass's pieces (one per sequence), grown when a pass has more.</summary>
+    public AttentionChunk[] Chunks = new AttentionChunk[16];
 
     public ForwardBuffers(ModelConfig c, int maxRows)
     {

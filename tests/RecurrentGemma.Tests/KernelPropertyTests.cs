@@ -228,6 +228,40 @@ public class KernelPropertyTests
         }
     }
 
+    [Property(MaxTest = 30)]
+    public void Attention_over_many_sequences_in_one_job_equals_each_sequence_alone(byte countRaw, byte windowRaw, int seed)
+    {
+        // Sequences at different positions, of different lengths (decode rows and prefill chunks mixed), with their own rings.
+        int count = 1 + countRaw % 6, window = 1 + windowRaw % 9, heads = 3, hd = 7;
+        var rng = new Random(seed);
+        var chunks = new AttentionChunk[count];
+        var alone = new List<float[]>();
+        var qs = new List<float[]>(); var ks = new List<float[]>(); var vs = new List<float[]>();
+        int row = 0;
+        for (int c = 0; c < count; c++)
+        {
+            int start = rng.Next(20), rows = 1 + rng.Next(rng.Next(2) == 0 ? 1 : 6);
+            var history = Floats(rng, start * hd, 2);
+            var historyV = Floats(rng, start * hd);
+            var ringK = new float[window * hd];
+            var ringV = new float[window * hd];
+            SlidingWindowAttention.AppendToRing(history, historyV, start, 0, window, hd, ringK, ringV);
+            qs.Add(Floats(rng, rows * heads * hd, 2)); ks.Add(Floats(rng, rows * hd, 2)); vs.Add(Floats(rng, rows * hd));
+            var o = new float[rows * heads * hd];
+            SlidingWindowAttention.Forward(qs[c], ks[c], vs[c], ringK, ringV, rows, start, window, heads, hd, o, null, Simd.Best);
+            alone.Add(o);
+            chunks[c] = new AttentionChunk(row, rows, start, ringK, ringV);
+            row += rows;
+        }
+        float[] q = [.. qs.SelectMany(a => a)], k = [.. ks.SelectMany(a => a)], v = [.. vs.SelectMany(a => a)];
+        foreach (var pool in new[] { null, Pool3 })
+        {
+            var together = new float[row * heads * hd];
+            SlidingWindowAttention.ForwardBatch(q, k, v, chunks, window, heads, hd, together, pool, Simd.Best);
+            Assert.Equal(alone.SelectMany(a => a).ToArray(), together);
+        }
+    }
+
     [Property(MaxTest = 80)]
     public void Sums_match_the_reference_at_every_width_and_do_not_depend_on_the_address(ushort lengthRaw, byte offsetRaw, int seed)
     {
