@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Kernels;
 
@@ -42,4 +43,55 @@ public static class CausalConv1D
             x.Slice(0, rows * c).CopyTo(state.Slice((history - rows) * c));
         }
     }
+
+    /// <summary>
+    /// The conv of every sequence of a step in one parallel job, one item per sequence (its rows, its own history in
+    /// <see cref="ConvChunk.State"/>); each runs exactly as <see cref="Apply(ReadOnlySpan{float}, int, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>.
+    /// </summary>
+    public static unsafe void ApplyBatch(ReadOnlySpan<float> x, ReadOnlyMemory<ConvChunk> chunks, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> y, WorkerPool? pool)
+    {
+        int c = bias.Length, rows = 0;
+        foreach (ref readonly var chunk in chunks.Span)
+        {
+            if (chunk.Rows < 0 || chunk.RowStart != rows || chunk.State is null)
+                throw new ArgumentException($"chunk at row {chunk.RowStart}: chunks must follow each other from row 0 and have a state");
+            rows += chunk.Rows;
+        }
+        if (x.Length < (long)rows * c || y.Length < (long)rows * c) throw new ArgumentException($"need {rows}x{c} elements");
+        if (pool is null || chunks.Length < 2)
+        {
+            foreach (ref readonly var chunk in chunks.Span)
+                Apply(x.Slice(chunk.RowStart * c, chunk.Rows * c), chunk.Rows, chunk.State, weight, bias, y.Slice(chunk.RowStart * c, chunk.Rows * c));
+            return;
+        }
+        var job = t_job ??= new Job();
+        fixed (float* xp = x, wp = weight, bp = bias, yp = y)
+        {
+            job.X = xp; job.Weight = wp; job.Bias = bp; job.Y = yp;
+            (job.Chunks, job.Channels, job.Taps) = (chunks, c, weight.Length / Math.Max(1, c));
+            pool.Run(job, chunks.Length);
+            job.Chunks = default;
+        }
+    }
+
+    [ThreadStatic] static Job? t_job;
+
+    sealed unsafe class Job : IParallelWork
+    {
+        public float* X, Weight, Bias, Y;
+        public ReadOnlyMemory<ConvChunk> Chunks;
+        public int Channels, Taps;
+
+        public void Execute(int index)
+        {
+            ref readonly var chunk = ref Chunks.Span[index];
+            long at = (long)chunk.RowStart * Channels, n = (long)chunk.Rows * Channels;
+            Apply(new ReadOnlySpan<float>(X + at, (int)n), chunk.Rows, chunk.State, new ReadOnlySpan<float>(Weight, Taps * Channels),
+                new ReadOnlySpan<float>(Bias, Channels), new Span<float>(Y + at, (int)n));
+        }
+    }
 }
+
+/// <summary>One sequence's rows in a step for <see cref="CausalConv1D.ApplyBatch"/>, with its conv history.</summary>
+public readonly record struct ConvChunk(int RowStart, int Rows, float[] State);

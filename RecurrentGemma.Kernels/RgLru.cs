@@ -42,6 +42,64 @@ public static class RgLru
         }
     }
 
+    /// <summary>
+    /// The scan of every sequence of a step in one parallel job: items are (sequence, block of channels), so a batch of
+    /// one-row decodes is split as finely as one long prefill chunk. <paramref name="x"/>, the gates, <paramref name="y"/>
+    /// and <paramref name="output"/> hold all rows of the step; each chunk names its rows and its own state. Every
+    /// channel of every sequence runs the same code as in <see cref="Scan(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, bool, Span{float}, int, WorkerPool?, SimdWidth)"/>,
+    /// so the bits do not depend on the batch or the split.
+    /// </summary>
+    public static unsafe void ScanBatch(ReadOnlySpan<float> x, ReadOnlySpan<float> gateXPre, ReadOnlySpan<float> gateAPre, ReadOnlySpan<float> decay,
+        ReadOnlySpan<float> y, Span<float> output, ReadOnlyMemory<LruChunk> chunks, WorkerPool? pool, SimdWidth width)
+    {
+        int e = decay.Length, rows = 0;
+        foreach (ref readonly var c in chunks.Span)
+        {
+            if (c.Rows < 0 || c.RowStart != rows) throw new ArgumentException($"chunk at row {c.RowStart}: chunks must follow each other from row 0");
+            if (c.State is null || c.State.Length != e) throw new ArgumentException($"chunk at row {c.RowStart}: state must have {e} channels");
+            rows += c.Rows;
+        }
+        long n = (long)rows * e;
+        if (x.Length < n || gateXPre.Length < n || gateAPre.Length < n || y.Length < n || output.Length < n)
+            throw new ArgumentException($"inputs need {rows}x{e} elements");
+        if (rows == 0) return;
+        var job = t_batchJob ??= new BatchScanJob();
+        fixed (float* xp = x, gxp = gateXPre, gap = gateAPre, dp = decay, yp = y, op = output)
+        {
+            job.Base = new ScanPointers { X = xp, GateX = gxp, GateA = gap, Decay = dp, Y = yp, Output = op, Channels = e };
+            (job.Chunks, job.Width, job.Blocks) = (chunks, width, (e + ChannelBlock - 1) / ChannelBlock);
+            int items = chunks.Length * job.Blocks;
+            if (pool is null) for (int i = 0; i < items; i++) job.Execute(i);
+            else pool.Run(job, items);
+            job.Chunks = default;
+        }
+    }
+
+    [ThreadStatic] static BatchScanJob? t_batchJob;
+
+    sealed unsafe class BatchScanJob : IParallelWork
+    {
+        public ScanPointers Base;
+        public ReadOnlyMemory<LruChunk> Chunks;
+        public SimdWidth Width;
+        public int Blocks;
+
+        public void Execute(int item)
+        {
+            ref readonly var c = ref Chunks.Span[item / Blocks];
+            int c0 = item % Blocks * ChannelBlock;
+            long offset = (long)c.RowStart * Base.Channels;
+            fixed (float* h = c.State)
+            {
+                var s = Base;
+                s.X += offset; s.GateX += offset; s.GateA += offset; s.Y += offset; s.Output += offset;
+                s.H = h;
+                (s.Rows, s.Reset) = (c.Rows, c.ResetAtFirstRow);
+                ScanChannels(s, c0, Math.Min(Base.Channels, c0 + ChannelBlock), Width);
+            }
+        }
+    }
+
     const int ChannelBlock = 256;
 
     [ThreadStatic] static ScanJob? t_job;
@@ -115,3 +173,7 @@ public static class RgLru
         for (int i = 0; i < recurrentParam.Length; i++) decay[i] = -8f * Softplus(recurrentParam[i]);
     }
 }
+
+/// <summary>One sequence's rows in a step for <see cref="RgLru.ScanBatch"/>: rows [RowStart, RowStart + Rows) of the
+/// step's inputs, scanned from its own state h (reset at the first row when the sequence starts there).</summary>
+public readonly record struct LruChunk(int RowStart, int Rows, float[] State, bool ResetAtFirstRow);

@@ -23,6 +23,9 @@ internal sealed class ForwardBuffers
     public StepProfile? Profile;
     /// <summary>The attention layer's view of the pass's pieces (one per sequence), grown when a pass has more.</summary>
     public AttentionChunk[] Chunks = new AttentionChunk[16];
+    /// <summary>The recurrent layer's views of the pass's pieces, likewise.</summary>
+    public ConvChunk[] ConvChunks = new ConvChunk[16];
+    public LruChunk[] LruChunks = new LruChunk[16];
 
     public ForwardBuffers(ModelConfig c, int maxRows)
     {

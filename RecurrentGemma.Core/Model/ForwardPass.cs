@@ -173,7 +173,7 @@ public sealed class ForwardPass
         for (int l = 0; l < _weights.Layers.Length; l++)
         {
             var layer = _weights.Layers[l];
-            RmsNorm.Apply(x, layer.TemporalNormScale, _config.RmsNormEps, u, rows);
+            RmsNorm.Apply(x, layer.TemporalNormScale, _config.RmsNormEps, u, rows, _pool);
             t = profile.Lap(StepPhase.Elementwise, t);
             if (layer.Recurrent is { } rec)
                 RecurrentBlock.Forward(l, rec, u, pieces, batch, rows, _buf, _pool, blockOut);
@@ -183,7 +183,7 @@ public sealed class ForwardPass
             observer?.Invoke("temporal_out", l, blockOut, h);
             TensorPrimitives.Add(x, blockOut, x);
 
-            RmsNorm.Apply(x, layer.ChannelNormScale, _config.RmsNormEps, u, rows);
+            RmsNorm.Apply(x, layer.ChannelNormScale, _config.RmsNormEps, u, rows, _pool);
             profile.Lap(StepPhase.Elementwise, t);
             MlpBlock.Forward(layer.Mlp, u, rows, _buf, _pool, blockOut);
             t = profile.Start();
@@ -209,7 +209,7 @@ public sealed class ForwardPass
             _buf.Residual.AsSpan(firstRow * h, p.LogitRows * h).CopyTo(gathered.Slice(g * h));
             g += p.LogitRows;
         }
-        RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows);
+        RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows, _pool);
         MatMulBf16.Multiply(gathered, logitRows, _weights.Head, default, destination, _pool);
         if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination, destination);
         _buf.Profile.Lap(StepPhase.LogitsHead, t);

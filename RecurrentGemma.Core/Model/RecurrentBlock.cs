@@ -35,12 +35,20 @@ internal static class RecurrentBlock
         }
         t = profile.Lap(StepPhase.Elementwise, t);
 
-        foreach (ref readonly var p in pieces)
+        // Conv and scan run for every sequence of the pass in one parallel job each.
+        if (buf.ConvChunks.Length < pieces.Length)
         {
-            SequenceState s = batch[p.Entry].State;
-            var range = new Range(p.RowStart * e, (p.RowStart + p.Rows) * e);
-            CausalConv1D.Apply(x[range], p.Rows, s.Conv[layer]!, w.ConvWeight, w.ConvBias, conv[range]);
+            buf.ConvChunks = new ConvChunk[Math.Max(pieces.Length, 2 * buf.ConvChunks.Length)];
+            buf.LruChunks = new LruChunk[buf.ConvChunks.Length];
         }
+        for (int c = 0; c < pieces.Length; c++)
+        {
+            ref readonly var p = ref pieces[c];
+            SequenceState s = batch[p.Entry].State;
+            buf.ConvChunks[c] = new ConvChunk(p.RowStart, p.Rows, s.Conv[layer]!);
+            buf.LruChunks[c] = new LruChunk(p.RowStart, p.Rows, s.Lru[layer]!, ResetAtFirstRow: s.Position == 0);
+        }
+        CausalConv1D.ApplyBatch(x, buf.ConvChunks.AsMemory(0, pieces.Length), w.ConvWeight, w.ConvBias, conv, pool);
 
         t = profile.Lap(StepPhase.Recurrence, t);
         MatMulBf16.Multiply(conv, rows, w.InputGate, w.InputGateBias, gateX, pool);
@@ -48,12 +56,9 @@ internal static class RecurrentBlock
         t = profile.Lap(StepPhase.Matmul, t);
 
         var gated = x;   // linear_x output is consumed by the conv; reuse its buffer for h * y
-        foreach (ref readonly var p in pieces)
-        {
-            SequenceState s = batch[p.Entry].State;
-            var range = new Range(p.RowStart * e, (p.RowStart + p.Rows) * e);
-            RgLru.Scan(conv[range], gateX[range], gateA[range], w.Decay, y[range], s.Lru[layer]!, resetAtFirstRow: s.Position == 0, gated[range], p.Rows, pool);
-        }
+        RgLru.ScanBatch(conv, gateX, gateA, w.Decay, y, gated, buf.LruChunks.AsMemory(0, pieces.Length), pool, Simd.Best);
+        Array.Clear(buf.ConvChunks, 0, pieces.Length);   // no references to states outlive the pass
+        Array.Clear(buf.LruChunks, 0, pieces.Length);
 
         t = profile.Lap(StepPhase.Recurrence, t);
         MatMulBf16.Multiply(gated, rows, w.LinearOut, w.LinearOutBias, output, pool);

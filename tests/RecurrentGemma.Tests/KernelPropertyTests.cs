@@ -82,7 +82,7 @@ public class KernelPropertyTests
     [Property(MaxTest = 40)]
     public void Rms_norm_matches_reference(byte rowsRaw, byte dimRaw, int seed)
     {
-        int rows = 1 + rowsRaw % 4, d = 1 + dimRaw % 90;
+        int rows = 1 + rowsRaw % 40, d = 1 + dimRaw % 90;   // up to 40 rows: the pooled path splits them
         var rng = new Random(seed);
         var x = Floats(rng, rows * d, 4);
         var scale = Floats(rng, d);
@@ -92,6 +92,9 @@ public class KernelPropertyTests
             var y = new float[rows * d];
             RmsNorm.Apply(x, scale, 1e-6f, y, rows, w);
             Close(expected, y, 1e-5, $"rmsnorm {w}");
+            var pooled = new float[rows * d];
+            RmsNorm.Apply(x, scale, 1e-6f, pooled, rows, Pool3, w);
+            Assert.Equal(y, pooled);   // rows split across threads: the same bits
         }
     }
 
@@ -259,6 +262,49 @@ public class KernelPropertyTests
             var together = new float[row * heads * hd];
             SlidingWindowAttention.ForwardBatch(q, k, v, chunks, window, heads, hd, together, pool, Simd.Best);
             Assert.Equal(alone.SelectMany(a => a).ToArray(), together);
+        }
+    }
+
+    [Property(MaxTest = 30)]
+    public void Conv_and_scan_over_many_sequences_in_one_job_equal_each_sequence_alone(byte countRaw, ushort channelsRaw, int seed)
+    {
+        // Channels past one 256-channel block, so the scan splits (sequence, block); one-row decodes and longer chunks mixed.
+        int count = 1 + countRaw % 6, e = 1 + channelsRaw % 600, taps = 4;
+        var rng = new Random(seed);
+        var weight = Floats(rng, taps * e);
+        var bias = Floats(rng, e);
+        var decay = new float[e];
+        RgLru.Decay(Floats(rng, e), decay);
+        var rowsOf = Enumerable.Range(0, count).Select(_ => 1 + rng.Next(rng.Next(2) == 0 ? 1 : 20)).ToArray();
+        int total = rowsOf.Sum();
+        float[] x = Floats(rng, total * e), gx = Floats(rng, total * e), ga = Floats(rng, total * e), y = Floats(rng, total * e);
+        float[][] convStates = [.. rowsOf.Select(_ => Floats(rng, (taps - 1) * e))], lruStates = [.. rowsOf.Select(_ => Floats(rng, e))];
+        bool[] reset = [.. rowsOf.Select(_ => rng.Next(3) == 0)];
+
+        var convAlone = new float[total * e];
+        var scanAlone = new float[total * e];
+        var convAloneStates = convStates.Select(a => (float[])a.Clone()).ToArray();
+        var lruAloneStates = lruStates.Select(a => (float[])a.Clone()).ToArray();
+        var convChunks = new ConvChunk[count];
+        var lruChunks = new LruChunk[count];
+        for (int c = 0, row = 0; c < count; row += rowsOf[c], c++)
+        {
+            var range = new Range(row * e, (row + rowsOf[c]) * e);
+            CausalConv1D.Apply(x[range], rowsOf[c], convAloneStates[c], weight, bias, convAlone.AsSpan(range));
+            RgLru.Scan(x[range], gx[range], ga[range], decay, y[range], lruAloneStates[c], reset[c], scanAlone.AsSpan(range), rowsOf[c], null, Simd.Best);
+            convChunks[c] = new ConvChunk(row, rowsOf[c], convStates[c]);
+            lruChunks[c] = new LruChunk(row, rowsOf[c], lruStates[c], reset[c]);
+        }
+        var conv = new float[total * e];
+        var scan = new float[total * e];
+        CausalConv1D.ApplyBatch(x, convChunks, weight, bias, conv, Pool3);
+        RgLru.ScanBatch(x, gx, ga, decay, y, scan, lruChunks, Pool3, Simd.Best);
+        Assert.Equal(convAlone, conv);
+        Assert.Equal(scanAlone, scan);
+        for (int c = 0; c < count; c++)
+        {
+            Assert.Equal(convAloneStates[c], convStates[c]);   // the histories and states carried on the same way
+            Assert.Equal(lruAloneStates[c], lruStates[c]);
         }
     }
 
