@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using RecurrentGemma.Kernels.Operators;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Kernels;
 
@@ -32,6 +33,65 @@ public static unsafe class Elementwise
     {
         if (b.Length != a.Length) throw new ArgumentException($"inputs differ in length ({a.Length} and {b.Length})", nameof(b));
         Drive(new Binary<TOp>(op), a, b, y, width);
+    }
+
+    /// <summary>
+    /// The operator over <paramref name="rows"/> rows of a [rows, stride] matrix, rows split across the pool: row r
+    /// reads <paramref name="width"/> values at r * stride + <paramref name="aOffset"/> (and, for a binary operator, at
+    /// r * stride + <paramref name="bOffset"/>) and writes them at r * <paramref name="destinationStride"/>. Each row runs
+    /// exactly as <see cref="Map{TOp}(TOp, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> would run it alone.
+    /// </summary>
+    public static unsafe void MapRows<TOp>(TOp op, ReadOnlySpan<float> source, int stride, int aOffset, int bOffset, int width,
+        Span<float> destination, int destinationStride, int rows, WorkerPool? pool) where TOp : struct, IBinaryOperator =>
+        DriveRows(new Binary<TOp>(op), source, stride, aOffset, bOffset, width, destination, destinationStride, rows, pool);
+
+    /// <summary>The unary form of <see cref="MapRows{TOp}(TOp, ReadOnlySpan{float}, int, int, int, int, Span{float}, int, int, WorkerPool?)"/>.</summary>
+    public static unsafe void MapRows<TOp>(TOp op, ReadOnlySpan<float> source, int stride, int offset, int width,
+        Span<float> destination, int destinationStride, int rows, WorkerPool? pool) where TOp : struct, IUnaryOperator =>
+        DriveRows(new Unary<TOp>(op), source, stride, offset, offset, width, destination, destinationStride, rows, pool);
+
+    static unsafe void DriveRows<TS>(TS step, ReadOnlySpan<float> source, int stride, int aOffset, int bOffset, int width,
+        Span<float> destination, int destinationStride, int rows, WorkerPool? pool) where TS : struct, IStep
+    {
+        if (rows < 0 || width < 0 || aOffset < 0 || bOffset < 0 || Math.Max(aOffset, bOffset) + width > stride || width > destinationStride)
+            throw new ArgumentException($"rows of {width} at offsets {aOffset}, {bOffset} do not fit a stride of {stride} (destination {destinationStride})");
+        if (rows > 0 && (source.Length < (long)(rows - 1) * stride + Math.Max(aOffset, bOffset) + width || destination.Length < (long)(rows - 1) * destinationStride + width))
+            throw new ArgumentException($"{rows} rows do not fit the spans");
+        if (pool is null || rows < 2)
+        {
+            for (int r = 0; r < rows; r++)
+                Drive(step, source.Slice(r * stride + aOffset, width), source.Slice(r * stride + bOffset, width), destination.Slice(r * destinationStride, width), Simd.Best);
+            return;
+        }
+        var job = RowsJob<TS>.ForThisThread;
+        fixed (float* sp = source, dp = destination)
+        {
+            job.Source = sp; job.Destination = dp;
+            (job.Step, job.Stride, job.AOffset, job.BOffset, job.Width, job.DestinationStride, job.Rows) = (step, stride, aOffset, bOffset, width, destinationStride, rows);
+            job.Tasks = Math.Min(rows, pool.Threads * 4);
+            pool.Run(job, job.Tasks);
+        }
+    }
+
+    sealed unsafe class RowsJob<TS> : IParallelWork where TS : struct, IStep
+    {
+        [ThreadStatic] static RowsJob<TS>? t_job;
+        public static RowsJob<TS> ForThisThread => t_job ??= new RowsJob<TS>();
+
+        public TS Step;
+        public float* Source, Destination;
+        public int Stride, AOffset, BOffset, Width, DestinationStride, Rows, Tasks;
+
+        public void Execute(int task)
+        {
+            int r0 = (int)((long)task * Rows / Tasks), r1 = (int)((long)(task + 1) * Rows / Tasks);
+            for (int r = r0; r < r1; r++)
+            {
+                float* row = Source + (long)r * Stride;
+                Drive(Step, new ReadOnlySpan<float>(row + AOffset, Width), new ReadOnlySpan<float>(row + BOffset, Width),
+                    new Span<float>(Destination + (long)r * DestinationStride, Width), Simd.Best);
+            }
+        }
     }
 
     /// <summary>An operator of one or two inputs as the driver sees it.</summary>

@@ -17,11 +17,8 @@ internal static class MlpBlock
         long t = profile.Start();
         MatMulBf16.Multiply(u, rows, w.GateUp, w.GateUpBias, gateUp, pool);
         t = profile.Lap(StepPhase.Matmul, t);
-        for (int r = 0; r < rows; r++)
-        {
-            var row = gateUp.Slice(r * 2 * m, 2 * m);
-            Elementwise.Map(new GeluTanhMultiplyOperator(), row[..m], row[m..], hidden.Slice(r * m, m));
-        }
+        // Row r of gateUp is [gate | up]: hidden = gelu(gate) * up, rows across the pool.
+        Elementwise.MapRows(new GeluTanhMultiplyOperator(), gateUp, 2 * m, 0, m, m, hidden, m, rows, pool);
         t = profile.Lap(StepPhase.Elementwise, t);
         MatMulBf16.Multiply(hidden, rows, w.Down, w.DownBias, output, pool);
         profile.Lap(StepPhase.Matmul, t);

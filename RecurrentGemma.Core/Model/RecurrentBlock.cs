@@ -27,12 +27,9 @@ internal static class RecurrentBlock
         var yx = buf.Fused.AsSpan(0, 2 * n);
         MatMulBf16.Multiply(u, rows, w.LinearYX, w.LinearYXBias, yx, pool);
         t = profile.Lap(StepPhase.Matmul, t);
-        for (int r = 0; r < rows; r++)
-        {
-            var row = yx.Slice(r * 2 * e, 2 * e);
-            Elementwise.Map(new GeluTanhOperator(), row[..e], y.Slice(r * e, e));
-            row[e..].CopyTo(x.Slice(r * e, e));
-        }
+        // Row r of yx is [y | x]: y = gelu(y) across the pool; x is split off for the conv.
+        Elementwise.MapRows(new GeluTanhOperator(), yx, 2 * e, 0, e, y, e, rows, pool);
+        for (int r = 0; r < rows; r++) yx.Slice(r * 2 * e + e, e).CopyTo(x.Slice(r * e, e));
         t = profile.Lap(StepPhase.Elementwise, t);
 
         // Conv and scan run for every sequence of the pass in one parallel job each.

@@ -63,6 +63,28 @@ public class KernelPropertyTests
         }
     }
 
+    [Property(MaxTest = 40)]
+    public void Operators_over_rows_in_parallel_equal_each_row_alone(byte rowsRaw, byte widthRaw, int seed)
+    {
+        // The MLP's layout: row r is [gate | up]; the recurrent block's: [y | x].
+        int rows = 1 + rowsRaw % 30, width = 1 + widthRaw % 70, stride = 2 * width + 3;
+        var source = Floats(new Random(seed), rows * stride, 4);
+        var binaryAlone = new float[rows * width];
+        var unaryAlone = new float[rows * width];
+        for (int r = 0; r < rows; r++)
+        {
+            Elementwise.Map(new GeluTanhMultiplyOperator(), source.AsSpan(r * stride, width), source.AsSpan(r * stride + width, width), binaryAlone.AsSpan(r * width, width));
+            Elementwise.Map(new GeluTanhOperator(), source.AsSpan(r * stride + 1, width), unaryAlone.AsSpan(r * width, width));
+        }
+        var binary = new float[rows * width];
+        var unary = new float[rows * width];
+        Elementwise.MapRows(new GeluTanhMultiplyOperator(), source, stride, 0, width, width, binary, width, rows, Pool3);
+        Elementwise.MapRows(new GeluTanhOperator(), source, stride, 1, width, unary, width, rows, Pool3);
+        Assert.Equal(binaryAlone, binary);
+        Assert.Equal(unaryAlone, unary);
+        Assert.Throws<ArgumentException>(() => Elementwise.MapRows(new GeluTanhOperator(), source, stride, stride - width + 1, width, unary, width, rows, Pool3));
+    }
+
     [Property(MaxTest = 60)]
     public void Element_results_do_not_depend_on_position_or_length(byte lengthRaw, byte offsetRaw, int seed)
     {
