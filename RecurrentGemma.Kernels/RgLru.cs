@@ -14,39 +14,33 @@ namespace RecurrentGemma.Kernels;
 public static class RgLru
 {
     public static void Scan(ReadOnlySpan<float> x, ReadOnlySpan<float> gateXPre, ReadOnlySpan<float> gateAPre, ReadOnlySpan<float> decay,
-        ReadOnlySpan<float> y, Span<float> h, bool resetAtFirstRow, Span<float> output, int rows, WorkerPool? pool = null) =>
+        ReadOnlySpan<float> y, float[] h, bool resetAtFirstRow, Span<float> output, int rows, WorkerPool? pool = null) =>
         Scan(x, gateXPre, gateAPre, decay, y, h, resetAtFirstRow, output, rows, pool, Simd.Best);
 
-    /// <summary>Channels are independent, so a long chunk splits them across the pool in blocks of <see cref="ChannelBlock"/>
-    /// (a multiple of every vector width: each channel runs the same code as in one pass, so the bits are the same).</summary>
+    /// <summary>One sequence's rows from state <paramref name="h"/>. A long chunk splits its channels across the pool
+    /// (<see cref="ScanBatch"/> with one chunk); a short one runs on the caller, where waking a worker would cost more.</summary>
     public static unsafe void Scan(ReadOnlySpan<float> x, ReadOnlySpan<float> gateXPre, ReadOnlySpan<float> gateAPre, ReadOnlySpan<float> decay,
-        ReadOnlySpan<float> y, Span<float> h, bool resetAtFirstRow, Span<float> output, int rows, WorkerPool? pool, SimdWidth width)
+        ReadOnlySpan<float> y, float[] h, bool resetAtFirstRow, Span<float> output, int rows, WorkerPool? pool, SimdWidth width)
     {
         int e = decay.Length;
         if (h.Length != e) throw new ArgumentException($"state has {h.Length} channels, expected {e}", nameof(h));
         long n = (long)rows * e;
         if (rows < 0 || x.Length < n || gateXPre.Length < n || gateAPre.Length < n || y.Length < n || output.Length < n)
             throw new ArgumentException($"inputs need {rows}x{e} elements");
-        int blocks = (e + ChannelBlock - 1) / ChannelBlock;
-        fixed (float* xp = x, gxp = gateXPre, gap = gateAPre, dp = decay, yp = y, hp = h, op = output)
+        if (pool is not null && e > ChannelBlock && rows >= 16)
         {
-            var s = new ScanPointers { X = xp, GateX = gxp, GateA = gap, Decay = dp, Y = yp, H = hp, Output = op, Channels = e, Rows = rows, Reset = resetAtFirstRow };
-            if (pool is null || blocks < 2 || rows < 16)
-            {
-                ScanChannels(s, 0, e, width);
-                return;
-            }
-            var job = t_job ??= new ScanJob();
-            (job.Pointers, job.Width) = (s, width);
-            pool.Run(job, blocks);
+            ScanBatch(x, gateXPre, gateAPre, decay, y, output, new[] { new LruChunk(0, rows, h, resetAtFirstRow) }, pool, width);
+            return;
         }
+        fixed (float* xp = x, gxp = gateXPre, gap = gateAPre, dp = decay, yp = y, hp = h, op = output)
+            ScanChannels(new ScanPointers { X = xp, GateX = gxp, GateA = gap, Decay = dp, Y = yp, H = hp, Output = op, Channels = e, Rows = rows, Reset = resetAtFirstRow }, 0, e, width);
     }
 
     /// <summary>
     /// The scan of every sequence of a step in one parallel job: items are (sequence, block of channels), so a batch of
     /// one-row decodes is split as finely as one long prefill chunk. <paramref name="x"/>, the gates, <paramref name="y"/>
     /// and <paramref name="output"/> hold all rows of the step; each chunk names its rows and its own state. Every
-    /// channel of every sequence runs the same code as in <see cref="Scan(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, bool, Span{float}, int, WorkerPool?, SimdWidth)"/>,
+    /// channel of every sequence runs the same code as in <see cref="Scan(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float[], bool, Span{float}, int, WorkerPool?, SimdWidth)"/>,
     /// so the bits do not depend on the batch or the split.
     /// </summary>
     public static unsafe void ScanBatch(ReadOnlySpan<float> x, ReadOnlySpan<float> gateXPre, ReadOnlySpan<float> gateAPre, ReadOnlySpan<float> decay,
@@ -63,7 +57,7 @@ public static class RgLru
         if (x.Length < n || gateXPre.Length < n || gateAPre.Length < n || y.Length < n || output.Length < n)
             throw new ArgumentException($"inputs need {rows}x{e} elements");
         if (rows == 0) return;
-        var job = t_batchJob ??= new BatchScanJob();
+        var job = t_job ??= new ScanJob();
         fixed (float* xp = x, gxp = gateXPre, gap = gateAPre, dp = decay, yp = y, op = output)
         {
             job.Base = new ScanPointers { X = xp, GateX = gxp, GateA = gap, Decay = dp, Y = yp, Output = op, Channels = e };
@@ -75,9 +69,9 @@ public static class RgLru
         }
     }
 
-    [ThreadStatic] static BatchScanJob? t_batchJob;
+    [ThreadStatic] static ScanJob? t_job;
 
-    sealed unsafe class BatchScanJob : IParallelWork
+    sealed unsafe class ScanJob : IParallelWork
     {
         public ScanPointers Base;
         public ReadOnlyMemory<LruChunk> Chunks;
@@ -101,20 +95,6 @@ public static class RgLru
     }
 
     const int ChannelBlock = 256;
-
-    [ThreadStatic] static ScanJob? t_job;
-
-    sealed class ScanJob : IParallelWork
-    {
-        public ScanPointers Pointers;
-        public SimdWidth Width;
-
-        public void Execute(int block)
-        {
-            int c0 = block * ChannelBlock;
-            ScanChannels(Pointers, c0, Math.Min(Pointers.Channels, c0 + ChannelBlock), Width);
-        }
-    }
 
     unsafe struct ScanPointers
     {

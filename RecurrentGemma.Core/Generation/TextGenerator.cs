@@ -21,8 +21,7 @@ public sealed class TextGenerator : IDisposable
     public TextGenerator(RecurrentGemmaModel model, GemmaTokenizer? tokenizer, bool ownsModel = true)
     {
         _ownsModel = ownsModel;
-        if (tokenizer is not null && tokenizer.VocabularySize != model.Config.VocabSize)
-            throw new TokenizerException($"{tokenizer.Path} has {tokenizer.VocabularySize} pieces but the model's vocabulary has {model.Config.VocabSize}: they do not belong together");
+        tokenizer?.RequireVocabularySize(model.Config.VocabSize);
         Model = model;
         Tokenizer = tokenizer;
     }

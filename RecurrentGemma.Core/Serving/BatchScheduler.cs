@@ -56,8 +56,7 @@ public sealed class BatchScheduler : IDisposable
     /// <param name="tokenizer">Decodes text and stop strings; its vocabulary must be the model's.</param>
     public BatchScheduler(RecurrentGemmaModel model, GemmaTokenizer? tokenizer = null, SchedulerOptions? options = null)
     {
-        if (tokenizer is not null && tokenizer.VocabularySize != model.Config.VocabSize)
-            throw new TokenizerException($"{tokenizer.Path} has {tokenizer.VocabularySize} pieces but the model's vocabulary has {model.Config.VocabSize}: they do not belong together");
+        tokenizer?.RequireVocabularySize(model.Config.VocabSize);
         _model = model;
         _tokenizer = tokenizer;
         _options = (options ?? new SchedulerOptions()).Validate();

@@ -100,6 +100,13 @@ public sealed class GemmaTokenizer
         return (_library.Decode(kept, considerSpecialTokens: true) ?? "").Replace('\u2581', ' ');
     }
 
+    /// <summary>Refuses a model whose vocabulary is not this tokenizer's (its ids would mean other pieces, or none).</summary>
+    public void RequireVocabularySize(int modelVocabularySize)
+    {
+        if (VocabularySize != modelVocabularySize)
+            throw new TokenizerException($"{Path} has {VocabularySize} pieces but the model's vocabulary has {modelVocabularySize}: they do not belong together");
+    }
+
     public void CheckIds(ReadOnlySpan<int> ids)
     {
         for (int i = 0; i < ids.Length; i++)

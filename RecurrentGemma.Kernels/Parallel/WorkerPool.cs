@@ -89,7 +89,9 @@ public sealed class WorkerThreads
     {
         if (count <= 0) return;
         int helpers = Math.Min(Math.Min(count, threads) - 1, Volatile.Read(ref _hot.WorkerCount));
-        if (helpers <= 0 || !Monitor.TryEnter(_runLock))
+        // Busy workers, or a job started from inside a task of the running one (the lock is re-entrant on its owner):
+        // this job runs on its caller alone.
+        if (helpers <= 0 || Monitor.IsEntered(_runLock) || !Monitor.TryEnter(_runLock))
         {
             for (int i = 0; i < count; i++) work.Execute(i);
             return;

@@ -135,4 +135,19 @@ public class WorkerThreadsTests
         public readonly int[] Hits = new int[n];
         public void Execute(int index) => Interlocked.Increment(ref Hits[index]);
     }
+
+    sealed class NestingWork(WorkerPool pool) : IParallelWork
+    {
+        public readonly CountingWork[] Inner = [.. Enumerable.Range(0, 8).Select(_ => new CountingWork(16))];
+        public void Execute(int index) => pool.Run(Inner[index], 16);   // a task that starts a job of its own
+    }
+
+    [Fact]
+    public async Task A_job_started_inside_a_task_runs_alone_and_the_outer_job_still_finishes()
+    {
+        using var pool = new WorkerPool(3);
+        var work = new NestingWork(pool);
+        await Task.Run(() => pool.Run(work, 8)).WaitAsync(TimeSpan.FromSeconds(10));
+        foreach (var inner in work.Inner) Assert.All(inner.Hits, h => Assert.Equal(1, h));
+    }
 }
