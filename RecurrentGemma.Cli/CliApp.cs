@@ -23,6 +23,7 @@ public static class CliApp
             PerplexityCommand.Create(stdout, stderr, progress),
             TokenizeCommands.Tokenize(stdin, stdout),
             TokenizeCommands.Detokenize(stdin, stdout),
+            ServeCommand.Create(stdout, stderr),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -35,7 +36,10 @@ public static class CliApp
         }
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            var configuration = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            // A server drains on Ctrl-C / SIGTERM (up to --drain-seconds) instead of being cut off after the default 2 s.
+            if (parsed.CommandResult.Command.Name == ServeCommand.Name) configuration.ProcessTerminationTimeout = ServeCommand.TerminationTimeout;
+            return parsed.Invoke(configuration);
         }
         catch (UsageException e)
         {

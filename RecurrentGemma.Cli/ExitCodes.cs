@@ -8,6 +8,8 @@ public static class ExitCodes
     public const int Failure = 1;
     /// <summary>Bad command-line arguments (unknown option, malformed value, out-of-range number or token id).</summary>
     public const int Usage = 2;
+    /// <summary>Stopped by Ctrl-C or SIGTERM before it was ready (128 + SIGINT, the shell's convention).</summary>
+    public const int Interrupted = 130;
 }
 
 /// <summary>A command-line argument is wrong; reported in one line with <see cref="ExitCodes.Usage"/>.</summary>

@@ -41,12 +41,13 @@ public sealed class ModelOptions
         command.Options.Add(Threads);
     }
 
-    int ThreadCount(ParseResult parse)
+    public int ThreadCount(ParseResult parse)
     {
         return CountRange.Threads.Check("--threads", parse.GetValue(Threads));
     }
 
-    string ModelSpec(ParseResult parse, TextWriter? stderr)
+    /// <summary>The --model value, or the demo model's folder (with a note on stderr) where that is the default.</summary>
+    public string Spec(ParseResult parse, TextWriter? stderr)
     {
         if (parse.GetValue(Model) is { } spec) return spec;
         if (!_demoDefault) throw new UsageException("--model is required");
@@ -55,8 +56,8 @@ public sealed class ModelOptions
         return DemoModel.Directory;
     }
 
-    public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(ModelSpec(parse, null), ThreadCount(parse));
+    public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(Spec(parse, null), ThreadCount(parse));
 
     public TextGenerator OpenGenerator(ParseResult parse, TextWriter stderr, ProgressBar progress) =>
-        TextGenerator.Open(ModelSpec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse), progress.For("loading"));
+        TextGenerator.Open(Spec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse), progress.For("loading"));
 }

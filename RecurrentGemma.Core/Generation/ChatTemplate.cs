@@ -2,7 +2,8 @@ using System.Text;
 
 namespace RecurrentGemma.Core.Generation;
 
-public enum ChatRole { User, Model }
+/// <summary>Who wrote a message. Gemma has no system role: <see cref="ChatPrompt"/> folds system text into the next user turn.</summary>
+public enum ChatRole { User, Model, System }
 
 public sealed record ChatMessage(ChatRole Role, string Content);
 
@@ -40,5 +41,5 @@ public static class ChatTemplate
     static void AppendTurn(StringBuilder text, ChatMessage m) =>
         text.Append(StartOfTurn).Append(Name(m.Role)).Append('\n').Append(m.Content).Append(EndOfTurn).Append('\n');
 
-    static string Name(ChatRole role) => role == ChatRole.User ? "user" : "model";
+    static string Name(ChatRole role) => role switch { ChatRole.User => "user", ChatRole.Model => "model", _ => "system" };
 }

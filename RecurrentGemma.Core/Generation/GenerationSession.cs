@@ -108,6 +108,21 @@ public sealed class GenerationSession
         if (usage.StopReason == StopReason.Cancelled) throw new OperationCanceledException(cancellation);
     }
 
+    /// <summary>Feeds tokens without generating, without blocking a thread; afterwards the session holds their logits. Throws <see cref="OperationCanceledException"/> if cancelled.</summary>
+    public async Task AppendAsync(int[] ids, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Length == 0) return;
+        await foreach (var _ in GenerateAsync(ids, AppendOnly, cancellation).ConfigureAwait(false)) { }
+        if (LastUsage?.StopReason != StopReason.MaxTokens) throw new OperationCanceledException(cancellation);
+    }
+
+    static readonly SamplingParameters AppendOnly = new() { MaxTokens = 0 };
+
+    /// <summary>Whether the session holds the logits after its last token (it can generate without new prompt tokens).</summary>
+    public bool HasLogits => _link.HasLogits;
+    internal bool IsBroken => _link.Broken;
+
     /// <summary>Encodes the text (with &lt;bos&gt; at the start of a conversation) and generates; see the ids overload.</summary>
     public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, SamplingParameters parameters, CancellationToken cancellation = default) =>
         GenerateAsync(_generator.RequireTokenizer().Encode(prompt, addBos: Position == 0), parameters, cancellation);

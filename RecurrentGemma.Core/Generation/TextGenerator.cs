@@ -30,7 +30,8 @@ public sealed class TextGenerator : IDisposable
     /// Opens a model spec (directory or random:...) with the tokenizer at <paramref name="tokenizerPath"/>, or else the
     /// model directory's tokenizer.model when there is one.
     /// </summary>
-    public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0, Action<double>? loadProgress = null)
+    public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0, Action<double>? loadProgress = null,
+        SchedulerOptions? schedulerOptions = null)
     {
         GemmaTokenizer? tokenizer = tokenizerPath is not null ? GemmaTokenizer.Load(tokenizerPath)
             : File.Exists(Path.Combine(modelSpec, GemmaTokenizer.FileName)) ? GemmaTokenizer.Load(modelSpec)
@@ -38,7 +39,7 @@ public sealed class TextGenerator : IDisposable
         var model = RecurrentGemmaModel.Open(modelSpec, threads, loadProgress);
         try
         {
-            return new TextGenerator(model, tokenizer);
+            return new TextGenerator(model, tokenizer) { SchedulerOptions = (schedulerOptions ?? new SchedulerOptions()).Validate() };
         }
         catch
         {

@@ -14,7 +14,7 @@ public sealed class Sampler
 {
     readonly SamplingParameters _p;
     readonly float[] _probs;
-    readonly int[] _seen;
+    readonly int[] _seen, _count;
     readonly float[] _heap;
     int _stamp;
     ulong _rng;
@@ -24,6 +24,7 @@ public sealed class Sampler
         _p = parameters.Validate();
         _probs = new float[vocabularySize];
         _seen = new int[vocabularySize];
+        _count = parameters.FrequencyPenalty != 0 ? new int[vocabularySize] : [];
         _heap = new float[Math.Max(1, Math.Min(parameters.TopK, vocabularySize))];
         _rng = parameters.Seed ^ SplitMix64.Golden;
     }
@@ -52,15 +53,24 @@ public sealed class Sampler
 
     void ApplyPenalties(Span<float> logits, ReadOnlySpan<int> history)
     {
-        if (_p.RepetitionPenalty == 1f && _p.PresencePenalty == 0f) return;
+        if (_p.RepetitionPenalty == 1f && _p.PresencePenalty == 0f && _p.FrequencyPenalty == 0f) return;
         if (++_stamp == int.MaxValue) { Array.Clear(_seen); _stamp = 1; }
+        bool counting = _p.FrequencyPenalty != 0f;
+        if (counting)
+            foreach (int id in history)
+            {
+                if ((uint)id >= (uint)logits.Length) continue;
+                if (_seen[id] != _stamp) { _seen[id] = _stamp; _count[id] = 0; }
+                _count[id]++;
+            }
+        int applied = counting ? -_stamp : _stamp;   // a second mark, so each distinct token is penalized once
         foreach (int id in history)
         {
-            if ((uint)id >= (uint)logits.Length || _seen[id] == _stamp) continue;
-            _seen[id] = _stamp;   // each distinct token once
+            if ((uint)id >= (uint)logits.Length || _seen[id] == applied) continue;
+            _seen[id] = applied;
             float l = logits[id];
             l = l > 0 ? l / _p.RepetitionPenalty : l * _p.RepetitionPenalty;
-            logits[id] = l - _p.PresencePenalty;
+            logits[id] = l - _p.PresencePenalty - (counting ? _p.FrequencyPenalty * _count[id] : 0f);
         }
     }
 

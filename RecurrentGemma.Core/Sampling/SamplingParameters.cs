@@ -1,7 +1,7 @@
 namespace RecurrentGemma.Core.Sampling;
 
 /// <summary>
-/// How to pick each next token. Defaults are greedy. Applied in this order: repetition and presence penalties on the
+/// How to pick each next token. Defaults are greedy. Applied in this order: repetition, presence and frequency penalties on the
 /// logits of tokens already in the sequence, then temperature, top-k, top-p, min-p; temperature 0 means greedy
 /// (argmax after the penalties). <see cref="Validate"/> refuses impossible values with a message naming the property.
 /// </summary>
@@ -19,11 +19,19 @@ public sealed record SamplingParameters
     public float RepetitionPenalty { get; init; } = 1f;
     /// <summary>Subtracted once from the logit of every token already seen; 0 = off.</summary>
     public float PresencePenalty { get; init; }
+    /// <summary>Subtracted from a seen token's logit once per occurrence (OpenAI's frequency_penalty); 0 = off.</summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>Report the log-probability of each generated token under the model (before penalties and cuts).</summary>
+    public bool Logprobs { get; init; }
+    /// <summary>With <see cref="Logprobs"/>: also the most likely alternatives at each position, 0 to <see cref="MaxTopLogprobs"/>.</summary>
+    public int TopLogprobs { get; init; }
     /// <summary>Same seed, same parameters, same model: same tokens.</summary>
     public ulong Seed { get; init; }
     public int MaxTokens { get; init; } = 256;
     /// <summary>Generation stops when the text ends with one of these (the stop string is not emitted).</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    public const int MaxTopLogprobs = 64;
 
     public static SamplingParameters Greedy { get; } = new();
 
@@ -35,6 +43,8 @@ public sealed record SamplingParameters
         if (!(MinP >= 0 && MinP < 1)) throw Bad(nameof(MinP), MinP, "must be in [0, 1)");
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw Bad(nameof(RepetitionPenalty), RepetitionPenalty, "must be a positive number (1 = off)");
         if (!float.IsFinite(PresencePenalty)) throw Bad(nameof(PresencePenalty), PresencePenalty, "must be a finite number (0 = off)");
+        if (!float.IsFinite(FrequencyPenalty)) throw Bad(nameof(FrequencyPenalty), FrequencyPenalty, "must be a finite number (0 = off)");
+        if (TopLogprobs is < 0 or > MaxTopLogprobs) throw Bad(nameof(TopLogprobs), TopLogprobs, $"must be in [0, {MaxTopLogprobs}]");
         if (MaxTokens < 0) throw Bad(nameof(MaxTokens), MaxTokens, "must be 0 or more");
         if (StopStrings is null) throw new SamplingParameterException(nameof(StopStrings), "must not be null (empty for none)");
         foreach (var s in StopStrings)

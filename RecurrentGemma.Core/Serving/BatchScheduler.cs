@@ -37,6 +37,7 @@ public sealed class BatchScheduler : IDisposable
     readonly float[] _logits, _scratch;
     readonly SemaphoreSlim _wake = new(0);
     readonly Thread _engine;
+    readonly SchedulerCounters _counters = new();
     bool _stopping;
     int _statesCreated;
 
@@ -44,6 +45,14 @@ public sealed class BatchScheduler : IDisposable
     public long StateBytesPerSequence { get; }
     /// <summary>The most sequences one engine step has fed together so far (a measure of how much batching happened).</summary>
     public int PeakBatchSequences { get; private set; }
+
+    /// <summary>Queue depth, running sequences and the batch sizes of the steps so far (for a server's metrics).</summary>
+    public SchedulerStatistics Statistics()
+    {
+        int queued;
+        lock (_gate) queued = _waiting.Count;
+        return _counters.Read(queued);
+    }
 
     /// <summary>Test seams: called before each forward pass, and before each sequence samples. Null in production.</summary>
     internal Action? BeforePass { get; set; }
@@ -61,7 +70,7 @@ public sealed class BatchScheduler : IDisposable
         _tokenizer = tokenizer;
         _options = (options ?? new SchedulerOptions()).Validate();
         StateBytesPerSequence = SequenceState.BytesFor(model.Config);
-        MaxConcurrentSequences = (int)Math.Clamp(_options.MemoryBudgetBytes / StateBytesPerSequence, 1, SchedulerOptions.MaxSequences);
+        MaxConcurrentSequences = (int)Math.Clamp(_options.MemoryBudgetBytes / StateBytesPerSequence, 1, _options.MaxRunningSequences);
         _pass = model.CreateForwardPass(_options.MaxTokensPerStep);
         long logitFloats = (long)Math.Min(MaxConcurrentSequences, _options.MaxTokensPerStep) * model.Config.VocabSize;
         if (logitFloats > Array.MaxLength)
@@ -163,11 +172,13 @@ public sealed class BatchScheduler : IDisposable
                 var fault = new EngineFaultException($"the engine failed while running this request: {e.Message}", e);
                 foreach (var seq in _running) if (seq.Active) Fail(seq, fault);
                 _running.Clear();
+                _counters.Running(0);
             }
         }
         // Stopping: nothing can be queued any more (Enqueue checks _stopping under the same lock), so this drains all.
         foreach (var seq in _running) if (seq.Active) Finish(seq, StopReason.Cancelled);
         _running.Clear();
+        _counters.Running(0);
         lock (_gate)
             while (_waiting.Count > 0) Finish(_waiting.Dequeue(), StopReason.Cancelled);
     }
@@ -192,6 +203,7 @@ public sealed class BatchScheduler : IDisposable
             }
         }
         _running.RemoveAll(s => !s.Active);
+        _counters.Running(_running.Count);
     }
 
     SequenceState TakePooledState()
@@ -242,6 +254,7 @@ public sealed class BatchScheduler : IDisposable
         }
         if (_entries.Count == 0) return;
         PeakBatchSequences = Math.Max(PeakBatchSequences, _entries.Count);
+        _counters.Step(_entries.Count, _options.MaxTokensPerStep - budget);
         int vocab = _model.Config.VocabSize;
         try
         {
@@ -275,6 +288,7 @@ public sealed class BatchScheduler : IDisposable
             SampleOrFail(seq, row);
         }
         _running.RemoveAll(s => !s.Active);
+        _counters.Running(_running.Count);
     }
 
     /// <summary>Picks the sequence's next token; an error here is this request's alone.</summary>

@@ -5,7 +5,11 @@ public readonly record struct GeneratedToken(int Id, string? Text)
 {
     /// <summary>Id of a request's final item when it only carries text held back to the end (no token).</summary>
     public const int NoId = -1;
+
+    /// <summary>The token's log-probability and the top alternatives, when <see cref="Sampling.SamplingParameters.Logprobs"/> asked for them.</summary>
+    public Sampling.TokenLogprobs? Logprobs { get; init; }
 }
+
 
 public enum StopReason { MaxTokens, EndOfSequence, EndOfTurn, StopString, Cancelled }
 

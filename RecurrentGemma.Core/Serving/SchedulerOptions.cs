@@ -16,6 +16,8 @@ public sealed record SchedulerOptions
     public int PrefillChunk { get; init; } = 128;
     /// <summary>Memory for sequence states: concurrent sequences = budget / state bytes per sequence (at least 1). Requests beyond wait.</summary>
     public long MemoryBudgetBytes { get; init; } = 2L << 30;
+    /// <summary>At most this many sequences run at once whatever the memory budget (a server's --max-sequences).</summary>
+    public int MaxRunningSequences { get; init; } = MaxSequences;
 
     /// <summary>Throws <see cref="RecurrentGemmaException"/> naming the property and its accepted range.</summary>
     public SchedulerOptions Validate()
@@ -24,6 +26,8 @@ public sealed record SchedulerOptions
             throw new RecurrentGemmaException($"{nameof(MaxTokensPerStep)} = {MaxTokensPerStep} must be in [1, {MaxStepRows}]");
         if (PrefillChunk is < 1 or > MaxStepRows)
             throw new RecurrentGemmaException($"{nameof(PrefillChunk)} = {PrefillChunk} must be in [1, {MaxStepRows}]");
+        if (MaxRunningSequences is < 1 or > MaxSequences)
+            throw new RecurrentGemmaException($"{nameof(MaxRunningSequences)} = {MaxRunningSequences} must be in [1, {MaxSequences}]");
         if (MemoryBudgetBytes < 1) throw new RecurrentGemmaException($"{nameof(MemoryBudgetBytes)} = {MemoryBudgetBytes} must be positive");
         return this;
     }

@@ -15,6 +15,7 @@ internal sealed class TokenSelector
     readonly StreamingDetokenizer? _text;
     readonly StopStringMatcher _stops;
     readonly int _eos, _endOfTurn;
+    readonly LogprobReader? _logprobs;
 
     public int Generated { get; private set; }
     public StopReason? Stopped { get; private set; }
@@ -29,6 +30,7 @@ internal sealed class TokenSelector
         _stops = new StopStringMatcher(parameters.StopStrings);
         _eos = eosId;
         _endOfTurn = tokenizer?.EndOfTurnId ?? -1;
+        if (parameters.Logprobs) _logprobs = new LogprobReader(vocabularySize, parameters.TopLogprobs);
         if (parameters.MaxTokens == 0) Stopped = StopReason.MaxTokens;
     }
 
@@ -41,10 +43,11 @@ internal sealed class TokenSelector
         token = default;
         if (Stopped is not null) return false;
         if (cancelled) { Stopped = StopReason.Cancelled; return false; }
+        _logprobs?.Capture(logits);   // the sampler works in place on the logits
         int id = _sampler.Sample(logits, history);
         if (id == _eos) { Stopped = StopReason.EndOfSequence; return false; }
         if (id == _endOfTurn) { Stopped = StopReason.EndOfTurn; return false; }
-        token = new GeneratedToken(id, _text is null ? null : _stops.Push(_text.Append(id)));
+        token = new GeneratedToken(id, _text is null ? null : _stops.Push(_text.Append(id))) { Logprobs = _logprobs?.For(id) };
         Generated++;
         if (_stops.Stopped) Stopped = StopReason.StopString;
         else if (Generated >= _parameters.MaxTokens) Stopped = StopReason.MaxTokens;

@@ -118,7 +118,7 @@ public sealed class GemmaTokenizer
     public PieceType Type(int id) => _model.Types[id];
 
     /// <summary>The UTF-8 bytes a piece stands for: a byte piece its byte, control pieces nothing, others their text with U+2581 as a space.</summary>
-    internal ReadOnlySpan<byte> PieceBytes(int id) => _pieceBytes[id];
+    public ReadOnlySpan<byte> PieceBytes(int id) => _pieceBytes[id];
 
     byte[] DecodePiece(int id) => _model.Types[id] switch
     {

@@ -19,7 +19,11 @@ public class LayeringTests
         Assert.Equal(["RecurrentGemma.Kernels"], OurReferences(typeof(Core.Generation.TextGenerator).Assembly));
         Assert.Equal(["RecurrentGemma.Core", "RecurrentGemma.Kernels"], OurReferences(typeof(Benchmarking.ModelCost).Assembly));
         // The front ends talk to the library, not to the kernels; the C library carries no benchmarking code.
-        Assert.Equal(["RecurrentGemma.Benchmarking", "RecurrentGemma.Core"], OurReferences(typeof(Cli.CliApp).Assembly));
+        Assert.Equal(["RecurrentGemma.Benchmarking", "RecurrentGemma.Core", "RecurrentGemma.Server"], OurReferences(typeof(Cli.CliApp).Assembly));
+        Assert.Equal(["RecurrentGemma.Core"], OurReferences(typeof(RecurrentGemma.Server.RgemmaServer).Assembly));
+        // HTTP lives in the server alone: the library and the kernels know no ASP.NET Core.
+        foreach (var library in new[] { typeof(Kernels.SimdWidth).Assembly, typeof(Core.Generation.TextGenerator).Assembly })
+            Assert.DoesNotContain(library.GetReferencedAssemblies(), a => a.Name!.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
         Assert.Equal(["RecurrentGemma.Core"], OurReferences(typeof(Native.StatusMapping).Assembly));
     }
 
@@ -36,6 +40,8 @@ public class LayeringTests
     [InlineData("RecurrentGemma.Core/Sampling", "RecurrentGemma.Core.Serving")]
     [InlineData("RecurrentGemma.Core/Config", "RecurrentGemma.Kernels")]
     [InlineData("RecurrentGemma.Kernels", "Console.")]
+    [InlineData("RecurrentGemma.Core", "Microsoft.AspNetCore")]
+    [InlineData("RecurrentGemma.Core", "HttpContext")]
     public void A_folder_does_not_reach_up(string folder, string forbidden)
     {
         var offenders = Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), folder), "*.cs", SearchOption.AllDirectories)

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using RecurrentGemma.Core.Serving;
+using RecurrentGemma.Server.Generation;
+using RecurrentGemma.Server.Requests;
+
+namespace RecurrentGemma.Server.Endpoints;
+
+/// <summary>
+/// The part of answering a generation request both endpoints share: admission (429 when the queue is full), running
+/// the choices, handing each event to the endpoint's writer, latency metrics, and cancelling the sequences at once when
+/// the client goes away or the writer fails.
+/// </summary>
+public static class RequestRun
+{
+    public static async Task<RunSummary> RunAsync(HttpContext http, ModelHost host, GenerationRequest request, long arrived,
+        Func<ChoiceEvent, ValueTask> onEvent, Func<ValueTask>? onAdmitted = null)
+    {
+        var generator = host.Generator;
+        var cache = host.Cache;
+        if (!host.Admission.TryEnter(request.Choices))
+            throw new ApiException(429, $"the server is at capacity ({host.Admission.Capacity} sequences running or queued); retry shortly", code: "queue_full") { RetryAfterSeconds = 1 };
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var channel = Channel.CreateUnbounded<ChoiceEvent>(new UnboundedChannelOptions { SingleReader = true });
+        Task<RunSummary>? run = null;
+        try
+        {
+            if (onAdmitted is not null) await onAdmitted().ConfigureAwait(false);   // e.g. a stream's headers: after the last possible 429
+            run = ChoiceRunner.RunAsync(generator, cache, request, channel.Writer, cancel.Token);
+            var last = new long[request.Choices];
+            bool first = true;
+            await foreach (var e in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                if (e.Finished is null && e.Token.Id != GeneratedToken.NoId)
+                {
+                    long now = Stopwatch.GetTimestamp();
+                    if (first) host.Metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(arrived, now).TotalSeconds);
+                    else if (last[e.Index] != 0) host.Metrics.InterTokenLatency.Observe(Stopwatch.GetElapsedTime(last[e.Index], now).TotalSeconds);
+                    first = false;
+                    last[e.Index] = now;
+                    host.Metrics.Generated();
+                }
+                await onEvent(e).ConfigureAwait(false);
+            }
+            var summary = await run.ConfigureAwait(false);
+            host.Metrics.Prompt(summary.PromptTokens, summary.CachedTokens);
+            return summary;
+        }
+        catch
+        {
+            // The writer failed (the client left mid-write) or the run did: stop its sequences now, free their slots.
+            cancel.Cancel();
+            if (run is not null) try { await run.ConfigureAwait(false); } catch { /* the first error is the one reported */ }
+            throw;
+        }
+        finally
+        {
+            host.Admission.Exit(request.Choices);
+        }
+    }
+
+    public static string FinishReason(StopReason reason) => reason == StopReason.MaxTokens ? "length" : "stop";
+}
