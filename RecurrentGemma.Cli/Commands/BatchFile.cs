@@ -90,7 +90,8 @@ internal static class BatchFile
             TopK = Int(r, "top_k") ?? defaults.TopK,
             TopP = Float(r, "top_p") ?? defaults.TopP,
             MinP = Float(r, "min_p") ?? defaults.MinP,
-            RepetitionPenalty = Float(r, "repeat_penalty") ?? defaults.RepetitionPenalty,
+            // "temperature": 0 is exactly greedy, as --temperature 0 is: the default repetition penalty goes with it.
+            RepetitionPenalty = Float(r, "repeat_penalty") ?? (Float(r, "temperature") == 0 ? 1f : defaults.RepetitionPenalty),
             PresencePenalty = Float(r, "presence_penalty") ?? defaults.PresencePenalty,
             Seed = r.TryGetProperty("seed", out var seed) ? seed.GetUInt64() : defaults.Seed,
             StopStrings = r.TryGetProperty("stop", out var stop) ? [.. stop.EnumerateArray().Select(e => e.GetString() ?? "")] : defaults.StopStrings,

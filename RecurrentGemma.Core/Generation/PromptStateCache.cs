@@ -98,6 +98,28 @@ public sealed class PromptStateCache
         }
     }
 
+    /// <summary>
+    /// A session holding the whole prompt and its logits, ready to generate: from the longest cached prefix, prefilling
+    /// the rest and caching a copy at each of <paramref name="checkpoints"/> on the way (the prompt's end among them).
+    /// The answer is exactly what prefilling the whole prompt gives: a cached state is the state of those very tokens.
+    /// </summary>
+    public async Task<PrefilledPrompt> PrefillAsync(int[] ids, IReadOnlyList<int> checkpoints, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Length == 0) throw new RecurrentGemmaException("the prompt is empty");
+        var session = Lookup(ids, out int cached);
+        int at = cached;
+        foreach (int point in checkpoints)
+        {
+            if (point <= at || point > ids.Length) continue;
+            await session.AppendAsync(ids[at..point], cancellation).ConfigureAwait(false);
+            at = point;
+            AddCopy(session);
+        }
+        if (at < ids.Length) await session.AppendAsync(ids[at..], cancellation).ConfigureAwait(false);
+        return new PrefilledPrompt(session, cached);
+    }
+
     static bool Cacheable(GenerationSession session) => session.History.Count > 0 && session.HasLogits && !session.IsBroken;
 
     void Drop(LinkedListNode<Entry> node)
@@ -106,3 +128,6 @@ public sealed class PromptStateCache
         _bytes -= node.Value.Bytes;
     }
 }
+
+/// <summary>A session holding a whole prompt (ready to generate from its logits), and how many of its tokens came from the cache.</summary>
+public sealed record PrefilledPrompt(GenerationSession Session, int CachedTokens);

@@ -35,6 +35,13 @@ public sealed record SamplingParameters
 
     public static SamplingParameters Greedy { get; } = new();
 
+    /// <summary>
+    /// What a person chatting enjoys (llama.cpp's defaults): temperature 0.8, top-k 40, top-p 0.95, a mild repetition
+    /// penalty of 1.1, up to 512 tokens. The CLI's text commands and the IChatClient start from these; the library's
+    /// own default (<c>new SamplingParameters()</c>) stays greedy.
+    /// </summary>
+    public static SamplingParameters Chat { get; } = new() { Temperature = 0.8f, TopK = 40, TopP = 0.95f, RepetitionPenalty = 1.1f, MaxTokens = 512 };
+
     public SamplingParameters Validate()
     {
         if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw Bad(nameof(Temperature), Temperature, "must be 0 (greedy) or a positive number");

@@ -28,16 +28,7 @@ public static class ChoiceRunner
         try
         {
             var ids = request.PromptIds;
-            var session = cache.Lookup(ids, out int cached);
-            int at = cached;
-            foreach (int point in request.Checkpoints)
-            {
-                if (point <= at || point > ids.Length) continue;
-                await session.AppendAsync(ids[at..point], cancellation).ConfigureAwait(false);
-                at = point;
-                cache.AddCopy(session);
-            }
-            if (at < ids.Length) await session.AppendAsync(ids[at..], cancellation).ConfigureAwait(false);
+            var (session, cached) = await cache.PrefillAsync(ids, request.Checkpoints, cancellation).ConfigureAwait(false);
 
             var sessions = new GenerationSession[request.Choices];
             sessions[0] = session;

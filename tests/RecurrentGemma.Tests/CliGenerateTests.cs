@@ -14,7 +14,7 @@ public class CliGenerateTests
     public void Default_demo_model_prints_the_golden_continuation_of_ROMEO()
     {
         var golden = JsonDocument.Parse(File.ReadAllText(TestData.DataFile("demo/golden.json"))).RootElement;
-        var (code, stdout, stderr) = Run("generate", "ROMEO:", "--max-tokens", "64");
+        var (code, stdout, stderr) = Run("generate", "ROMEO:", "--max-tokens", "64", "--temperature", "0");
         Assert.True(code == 0, stderr);
         Assert.Equal(golden.GetProperty("prompt_plus_generated_text").GetString() + Environment.NewLine, stdout);
         Assert.Contains("built-in demo model", stderr);
@@ -50,7 +50,7 @@ public class CliGenerateTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CliApp.Run(["generate", "-", "--max-tokens", "5"], new StringReader("ROMEO:"), stdout, stderr);
+        int code = CliApp.Run(["generate", "-", "--max-tokens", "5", "--temperature", "0"], new StringReader("ROMEO:"), stdout, stderr);
         Assert.True(code == 0, stderr.ToString());
         Assert.StartsWith("ROMEO:\nO, thou", stdout.ToString());
     }
@@ -82,7 +82,7 @@ public class CliGenerateTests
             "not json",
             """{"ids": [2, 953, 2007], "max_tokens": 5, "stop": ["will"]}""",
         ]);
-        var (code, stdout, stderr) = Run("generate", "--batch-file", file);
+        var (code, stdout, stderr) = Run("generate", "--batch-file", file, "--temperature", "0", "--top-k", "0", "--top-p", "1");
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
         Assert.Equal([1, 2, 3, 4, 5], lines.Select(l => l.GetProperty("line").GetInt32()));
@@ -111,6 +111,19 @@ public class CliGenerateTests
             Assert.Equal(ids.Length, line.GetProperty("usage").GetProperty("generated_tokens").GetInt32());
         }
         Assert.Equal("StopString", lines[4].GetProperty("usage").GetProperty("stop_reason").GetString());
+    }
+
+    [Fact]
+    public void The_defaults_sample_with_a_fixed_seed_and_temperature_0_is_exactly_greedy()
+    {
+        var first = Run("generate", "ROMEO:", "--max-tokens", "48");
+        Assert.True(first.Code == 0, first.Err);
+        Assert.Equal(first.Out, Run("generate", "ROMEO:", "--max-tokens", "48").Out);   // the same on every run
+        var greedy = Run("generate", "ROMEO:", "--max-tokens", "48", "--temperature", "0").Out;
+        Assert.NotEqual(greedy, first.Out);
+        var sampled = Run("generate", "ROMEO:", "--max-tokens", "48", "--temperature", "0.8", "--top-k", "40", "--top-p", "0.95", "--repeat-penalty", "1.1", "--seed", "0").Out;
+        Assert.Equal(sampled, first.Out);   // what --help says the defaults are
+        Assert.Equal(greedy, Run("generate", "ROMEO:", "--max-tokens", "48", "--temperature", "0", "--top-k", "0", "--top-p", "1", "--repeat-penalty", "1").Out);
     }
 
     public static TheoryData<string[], int, string> BadInputs() => new()

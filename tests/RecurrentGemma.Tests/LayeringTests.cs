@@ -21,6 +21,7 @@ public class LayeringTests
         // The front ends talk to the library, not to the kernels; the C library carries no benchmarking code.
         Assert.Equal(["RecurrentGemma.Benchmarking", "RecurrentGemma.Core", "RecurrentGemma.Server"], OurReferences(typeof(Cli.CliApp).Assembly));
         Assert.Equal(["RecurrentGemma.Core"], OurReferences(typeof(RecurrentGemma.Server.RgemmaServer).Assembly));
+        Assert.Equal(["RecurrentGemma.Core"], OurReferences(typeof(Extensions.AI.RecurrentGemmaChatClient).Assembly));
         // HTTP lives in the server alone: the library and the kernels know no ASP.NET Core.
         foreach (var library in new[] { typeof(Kernels.SimdWidth).Assembly, typeof(Core.Generation.TextGenerator).Assembly })
             Assert.DoesNotContain(library.GetReferencedAssemblies(), a => a.Name!.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
