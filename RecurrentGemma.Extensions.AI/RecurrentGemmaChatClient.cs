@@ -5,9 +5,6 @@ using Microsoft.Extensions.AI;
 using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.Serving;
-using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
-using AiChatRole = Microsoft.Extensions.AI.ChatRole;
-using CoreChatRole = RecurrentGemma.Core.Generation.ChatRole;
 
 namespace RecurrentGemma.Extensions.AI;
 
@@ -39,7 +36,7 @@ public sealed class RecurrentGemmaChatClient : IChatClient
     /// <summary>The conversation-state cache of this client (its hit counts, its size).</summary>
     public PromptStateCache Cache => _cache;
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new System.Text.StringBuilder();
         ChatResponseUpdate? last = null;
@@ -52,7 +49,7 @@ public sealed class RecurrentGemmaChatClient : IChatClient
             foreach (var content in update.Contents) if (content is UsageContent u) usage = u.Details;
             last = update;
         }
-        return new ChatResponse(new AiChatMessage(AiChatRole.Assistant, text.ToString()))
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
         {
             ResponseId = id,
             ModelId = _options.ModelId,
@@ -62,7 +59,7 @@ public sealed class RecurrentGemmaChatClient : IChatClient
         };
     }
 
-    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AiChatMessage> messages, ChatOptions? options = null,
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
@@ -73,7 +70,7 @@ public sealed class RecurrentGemmaChatClient : IChatClient
         var (session, cached) = await _cache.PrefillAsync(prompt.Ids, prompt.Checkpoints, cancellationToken).ConfigureAwait(false);
         await foreach (var token in session.GenerateAsync([], parameters, cancellationToken).ConfigureAwait(false))
             if (!string.IsNullOrEmpty(token.Text))
-                yield return new ChatResponseUpdate(AiChatRole.Assistant, token.Text) { ResponseId = responseId, ModelId = _options.ModelId, CreatedAt = created };
+                yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text) { ResponseId = responseId, ModelId = _options.ModelId, CreatedAt = created };
         var usage = session.LastUsage;
         if (usage is null || usage.StopReason == StopReason.Cancelled)
         {
@@ -88,7 +85,7 @@ public sealed class RecurrentGemmaChatClient : IChatClient
             TotalTokenCount = prompt.Ids.Length + usage.GeneratedTokens,
             CachedInputTokenCount = cached,
         };
-        yield return new ChatResponseUpdate(AiChatRole.Assistant, [new UsageContent(details)])
+        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(details)])
         {
             ResponseId = responseId,
             ModelId = _options.ModelId,
@@ -97,16 +94,16 @@ public sealed class RecurrentGemmaChatClient : IChatClient
         };
     }
 
-    static List<Core.Generation.ChatMessage> ToCore(IEnumerable<AiChatMessage> messages, ChatOptions? options)
+    static List<ChatTurn> ToCore(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
-        var result = new List<Core.Generation.ChatMessage>();
-        if (options?.Instructions is { Length: > 0 } instructions) result.Add(new(CoreChatRole.System, instructions));
+        var result = new List<ChatTurn>();
+        if (options?.Instructions is { Length: > 0 } instructions) result.Add(new(TurnRole.System, instructions));
         int index = 0;
         foreach (var m in messages)
         {
-            CoreChatRole role = m.Role == AiChatRole.User ? CoreChatRole.User
-                : m.Role == AiChatRole.Assistant ? CoreChatRole.Model
-                : m.Role == AiChatRole.System ? CoreChatRole.System
+            TurnRole role = m.Role == ChatRole.User ? TurnRole.User
+                : m.Role == ChatRole.Assistant ? TurnRole.Model
+                : m.Role == ChatRole.System ? TurnRole.System
                 : throw new NotSupportedException($"message {index} has role '{m.Role}'; RecurrentGemma chats take system, user and assistant messages (no tools)");
             foreach (var content in m.Contents)
                 if (content is not (TextContent or UsageContent))

@@ -103,15 +103,16 @@ public sealed class RgemmaServer : IAsyncDisposable
         }
         app.MapPost("/v1/chat/completions", http => ChatCompletionsEndpoint.HandleAsync(http, host));
         app.MapPost("/v1/completions", http => CompletionsEndpoint.HandleAsync(http, host));
+        app.MapGet("/", ChatPage.ServeAsync);
         app.MapGet("/v1/models", http => InfoEndpoints.ModelsAsync(http, host));
         app.MapGet("/health", http => InfoEndpoints.HealthAsync(http, host));
         app.MapGet("/metrics", http => InfoEndpoints.MetricsAsync(http, host));
         app.MapPost("/tokenize", http => InfoEndpoints.TokenizeAsync(http, host));
         app.MapPost("/detokenize", http => InfoEndpoints.DetokenizeAsync(http, host));
-        app.MapFallback(http => ErrorResponses.WriteAsync(http, new ApiException(404, $"no route {http.Request.Method} {http.Request.Path}; see /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize", code: "not_found")));
+        app.MapFallback(http => ErrorResponses.WriteAsync(http, new ApiException(404, $"no route {http.Request.Method} {http.Request.Path}; see / (the chat page), /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize", code: "not_found")));
     }
 
-    static readonly string[] KnownEndpoints = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"];
+    static readonly string[] KnownEndpoints = ["/", "/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics", "/tokenize", "/detokenize"];
 
     static string EndpointName(PathString path) => Array.IndexOf(KnownEndpoints, path.Value) is int i and >= 0 ? KnownEndpoints[i] : "other";
 

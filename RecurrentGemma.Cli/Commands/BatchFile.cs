@@ -112,7 +112,7 @@ internal static class BatchFile
         else if (r.TryGetProperty("prompt", out var prompt) && prompt.GetString() is { } text)
         {
             bool chat = r.TryGetProperty("chat", out var c) ? c.GetBoolean() : chatDefault;
-            ids = generator.RequireTokenizer().Encode(chat ? ChatTemplate.Format([new ChatMessage(ChatRole.User, text)]) : text, addBos: true);
+            ids = generator.RequireTokenizer().Encode(chat ? ChatTemplate.Format([new ChatTurn(TurnRole.User, text)]) : text, addBos: true);
         }
         else throw new FormatException("a request needs \"prompt\" (text) or \"ids\" (token ids)");
         if (ids.Length > generator.MaxPromptTokens) throw new RecurrentGemmaException($"the prompt is {ids.Length} tokens; the limit is {generator.MaxPromptTokens}");

@@ -36,7 +36,7 @@ public static class GenerateCommand
             generator.MaxPromptTokens = limit;
             var tokenizer = generator.RequireTokenizer();
             bool asChat = parse.GetValue(chat);
-            int[] ids = tokenizer.Encode(asChat ? ChatTemplate.Format([new ChatMessage(ChatRole.User, text)]) : text, addBos: true);
+            int[] ids = tokenizer.Encode(asChat ? ChatTemplate.Format([new ChatTurn(TurnRole.User, text)]) : text, addBos: true);
             if (ids.Length > limit) throw new UsageException($"the prompt is {ids.Length} tokens; --max-prompt-tokens is {limit}");
             if (!asChat) stdout.Write(text);
             var session = generator.CreateSession();

@@ -17,14 +17,14 @@ namespace RecurrentGemma.Core.Generation;
 /// </summary>
 public sealed record ChatPrompt(int[] Ids, IReadOnlyList<int> Checkpoints)
 {
-    sealed class Turn(ChatRole role, string text, string? system)
+    sealed class Turn(TurnRole role, string text, string? system)
     {
-        public readonly ChatRole Role = role;
+        public readonly TurnRole Role = role;
         public string Text = text;
         public readonly string? System = system;
     }
 
-    public static ChatPrompt Encode(GemmaTokenizer tokenizer, IReadOnlyList<ChatMessage> messages)
+    public static ChatPrompt Encode(GemmaTokenizer tokenizer, IReadOnlyList<ChatTurn> messages)
     {
         var turns = Fold(messages);
         var ids = new List<int> { tokenizer.BosId };
@@ -32,7 +32,7 @@ public sealed record ChatPrompt(int[] Ids, IReadOnlyList<int> Checkpoints)
         for (int t = 0; t < turns.Count; t++)
         {
             var turn = turns[t];
-            if (turn.Role == ChatRole.Model)
+            if (turn.Role == TurnRole.Model)
             {
                 ids.AddRange(tokenizer.Encode(turn.Text));
                 continue;
@@ -55,7 +55,7 @@ public sealed record ChatPrompt(int[] Ids, IReadOnlyList<int> Checkpoints)
         return new ChatPrompt([.. ids], checkpoints);
     }
 
-    static List<Turn> Fold(IReadOnlyList<ChatMessage> messages)
+    static List<Turn> Fold(IReadOnlyList<ChatTurn> messages)
     {
         if (messages.Count == 0) throw new RecurrentGemmaException("messages is empty; a chat needs at least one user message");
         var turns = new List<Turn>();
@@ -63,12 +63,12 @@ public sealed record ChatPrompt(int[] Ids, IReadOnlyList<int> Checkpoints)
         for (int i = 0; i < messages.Count; i++)
         {
             var m = messages[i];
-            if (m.Role == ChatRole.System) { system.Add(m.Content); continue; }
-            if (m.Role == ChatRole.Model && turns.Count == 0)
+            if (m.Role == TurnRole.System) { system.Add(m.Content); continue; }
+            if (m.Role == TurnRole.Model && turns.Count == 0)
                 throw new RecurrentGemmaException($"message {i} is from the assistant before any user message; a conversation starts with the user (system messages are folded into the first user turn)");
             bool sameRole = turns.Count > 0 && turns[^1].Role == m.Role;
             if (sameRole && system.Count == 0) { turns[^1].Text += "\n\n" + m.Content; continue; }
-            if (m.Role == ChatRole.Model && system.Count > 0)
+            if (m.Role == TurnRole.Model && system.Count > 0)
                 throw new RecurrentGemmaException($"message {i} is from the assistant right after a system message; system text must be followed by a user message to fold into");
             string? folded = system.Count > 0 ? string.Join("\n\n", system) : null;
             system.Clear();
@@ -76,7 +76,7 @@ public sealed record ChatPrompt(int[] Ids, IReadOnlyList<int> Checkpoints)
             else turns.Add(new Turn(m.Role, m.Content, folded));
         }
         if (system.Count > 0) throw new RecurrentGemmaException("the last messages are system messages with no user message after them to fold into");
-        if (turns[^1].Role != ChatRole.User) throw new RecurrentGemmaException("the conversation must end with a user message for the model to answer");
+        if (turns[^1].Role != TurnRole.User) throw new RecurrentGemmaException("the conversation must end with a user message for the model to answer");
         return turns;
     }
 }

@@ -3,9 +3,9 @@ using System.Text;
 namespace RecurrentGemma.Core.Generation;
 
 /// <summary>Who wrote a message. Gemma has no system role: <see cref="ChatPrompt"/> folds system text into the next user turn.</summary>
-public enum ChatRole { User, Model, System }
+public enum TurnRole { User, Model, System }
 
-public sealed record ChatMessage(ChatRole Role, string Content);
+public sealed record ChatTurn(TurnRole Role, string Content);
 
 /// <summary>
 /// The instruction-tuned Gemma turn format: each turn is <c>&lt;start_of_turn&gt;{user|model}\n{text}&lt;end_of_turn&gt;\n</c>,
@@ -17,12 +17,12 @@ public static class ChatTemplate
     public const string StartOfTurn = "<start_of_turn>", EndOfTurn = "<end_of_turn>";
 
     /// <summary>The text of a whole conversation, then the opening of the model's next turn.</summary>
-    public static string Format(IReadOnlyList<ChatMessage> messages)
+    public static string Format(IReadOnlyList<ChatTurn> messages)
     {
         var text = new StringBuilder();
         for (int i = 0; i < messages.Count; i++)
         {
-            var expected = i % 2 == 0 ? ChatRole.User : ChatRole.Model;
+            var expected = i % 2 == 0 ? TurnRole.User : TurnRole.Model;
             if (messages[i].Role != expected)
                 throw new RecurrentGemmaException($"chat message {i} is from the {Name(messages[i].Role)}; turns must alternate user, model, user, ... starting with the user");
             AppendTurn(text, messages[i]);
@@ -38,8 +38,8 @@ public static class ChatTemplate
     public static string NextUserTurn(string userMessage, bool closeModelTurn) =>
         (closeModelTurn ? EndOfTurn + "\n" : "") + StartOfTurn + "user\n" + userMessage + EndOfTurn + "\n" + StartOfTurn + "model\n";
 
-    static void AppendTurn(StringBuilder text, ChatMessage m) =>
+    static void AppendTurn(StringBuilder text, ChatTurn m) =>
         text.Append(StartOfTurn).Append(Name(m.Role)).Append('\n').Append(m.Content).Append(EndOfTurn).Append('\n');
 
-    static string Name(ChatRole role) => role switch { ChatRole.User => "user", ChatRole.Model => "model", _ => "system" };
+    static string Name(TurnRole role) => role switch { TurnRole.User => "user", TurnRole.Model => "model", _ => "system" };
 }

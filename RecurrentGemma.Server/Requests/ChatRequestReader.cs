@@ -40,23 +40,23 @@ public static class ChatRequestReader
             stream, stream && (body.StreamOptions?.IncludeUsage ?? false));
     }
 
-    static List<ChatMessage> ReadMessages(List<ChatMessageBody?>? bodies)
+    static List<ChatTurn> ReadMessages(List<ChatMessageBody?>? bodies)
     {
         if (bodies is null) throw ApiException.BadField("messages", "is required: a list of {role, content} objects");
         if (bodies.Count == 0) throw ApiException.BadField("messages", "is empty; a chat needs at least one user message");
-        var messages = new List<ChatMessage>(bodies.Count);
+        var messages = new List<ChatTurn>(bodies.Count);
         for (int i = 0; i < bodies.Count; i++)
         {
             var m = bodies[i] ?? throw ApiException.BadField($"messages[{i}]", "must be an object {role, content}");
             var role = m.Role switch
             {
-                "user" => ChatRole.User,
-                "assistant" => ChatRole.Model,
-                "system" or "developer" => ChatRole.System,
+                "user" => TurnRole.User,
+                "assistant" => TurnRole.Model,
+                "system" or "developer" => TurnRole.System,
                 null => throw ApiException.BadField($"messages[{i}].role", "is required"),
                 _ => throw ApiException.BadField($"messages[{i}].role", $"'{m.Role}' is not supported; use system, developer, user or assistant"),
             };
-            messages.Add(new ChatMessage(role, ReadContent(m.Content, $"messages[{i}].content", role == ChatRole.Model)));
+            messages.Add(new ChatTurn(role, ReadContent(m.Content, $"messages[{i}].content", role == TurnRole.Model)));
         }
         return messages;
     }

@@ -6,7 +6,7 @@ using RecurrentGemma.Tests.Support;
 using Xunit;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using AiChatRole = Microsoft.Extensions.AI.ChatRole;
-using CoreMessage = RecurrentGemma.Core.Generation.ChatMessage;
+using CoreMessage = RecurrentGemma.Core.Generation.ChatTurn;
 
 namespace RecurrentGemma.Tests;
 
@@ -23,7 +23,7 @@ public sealed class ChatClientTests : IDisposable
     }
 
     static readonly AiChatMessage[] Question = [new(AiChatRole.System, "Speak as a king."), new(AiChatRole.User, "Who goes there?")];
-    static readonly CoreMessage[] CoreQuestion = [new(Core.Generation.ChatRole.System, "Speak as a king."), new(Core.Generation.ChatRole.User, "Who goes there?")];
+    static readonly CoreMessage[] CoreQuestion = [new(Core.Generation.TurnRole.System, "Speak as a king."), new(Core.Generation.TurnRole.User, "Who goes there?")];
 
     [Fact]
     public async Task A_response_is_the_library_alone_result_with_usage_and_metadata()
@@ -102,7 +102,7 @@ public sealed class ChatClientTests : IDisposable
         var prompts = Enumerable.Range(0, 8).Select(i => $"Tell of the {i}th night.").ToArray();
         var answers = await Task.WhenAll(prompts.Select(p => client.GetResponseAsync([new AiChatMessage(AiChatRole.User, p)], new ChatOptions { Temperature = 0, MaxOutputTokens = 40 })));
         for (int i = 0; i < prompts.Length; i++)
-            Assert.Equal(await TestServer.AloneAsync(_alone, [new(Core.Generation.ChatRole.User, prompts[i])], new SamplingParameters { MaxTokens = 40 }), answers[i].Text);
+            Assert.Equal(await TestServer.AloneAsync(_alone, [new(Core.Generation.TurnRole.User, prompts[i])], new SamplingParameters { MaxTokens = 40 }), answers[i].Text);
         Assert.True(_generator.Scheduler.PeakBatchSequences > 1);
     }
 

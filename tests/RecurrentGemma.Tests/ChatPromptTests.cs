@@ -11,9 +11,9 @@ public class ChatPromptTests
 {
     static readonly GemmaTokenizer Tokenizer = GemmaTokenizer.Load(TestData.DataFile("tokenizer/tokenizer.model"));
 
-    static ChatMessage U(string text) => new(ChatRole.User, text);
-    static ChatMessage M(string text) => new(ChatRole.Model, text);
-    static ChatMessage S(string text) => new(ChatRole.System, text);
+    static ChatTurn U(string text) => new(TurnRole.User, text);
+    static ChatTurn M(string text) => new(TurnRole.Model, text);
+    static ChatTurn S(string text) => new(TurnRole.System, text);
 
     [Fact]
     public void One_turn_is_the_gemma_template_and_decodes_back_to_it()
@@ -64,7 +64,7 @@ public class ChatPromptTests
     [InlineData("system only")]
     public void Impossible_conversations_are_refused_with_the_reason(string what)
     {
-        ChatMessage[] messages = what switch
+        ChatTurn[] messages = what switch
         {
             "empty" => [],
             "model first" => [M("hi"), U("x")],

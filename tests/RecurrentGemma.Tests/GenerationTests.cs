@@ -126,12 +126,12 @@ public class GenerationTests
     public void Chat_template_formats_alternating_turns()
     {
         Assert.Equal("<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n",
-            ChatTemplate.Format([new(ChatRole.User, "Hi"), new(ChatRole.Model, "Hello!"), new(ChatRole.User, "Bye")]));
-        Assert.Throws<RecurrentGemmaException>(() => ChatTemplate.Format([new(ChatRole.Model, "x")]));
-        Assert.Throws<RecurrentGemmaException>(() => ChatTemplate.Format([new(ChatRole.User, "a"), new(ChatRole.Model, "b")]));
+            ChatTemplate.Format([new(TurnRole.User, "Hi"), new(TurnRole.Model, "Hello!"), new(TurnRole.User, "Bye")]));
+        Assert.Throws<RecurrentGemmaException>(() => ChatTemplate.Format([new(TurnRole.Model, "x")]));
+        Assert.Throws<RecurrentGemmaException>(() => ChatTemplate.Format([new(TurnRole.User, "a"), new(TurnRole.Model, "b")]));
         // The Gemma tokenizer turns the template's markers into their single ids (golden line: 106, 1645, 108 ...).
         var tokenizer = Core.Tokenizer.GemmaTokenizer.Load(TestData.DataFile("tokenizer/tokenizer.model"));
-        Assert.Equal([2, 106, 1645, 108, 4521, 107, 108, 106, 2516, 108], tokenizer.Encode(ChatTemplate.Format([new(ChatRole.User, "Hello")]), addBos: true));
+        Assert.Equal([2, 106, 1645, 108, 4521, 107, 108, 106, 2516, 108], tokenizer.Encode(ChatTemplate.Format([new(TurnRole.User, "Hello")]), addBos: true));
     }
 
     [Fact]

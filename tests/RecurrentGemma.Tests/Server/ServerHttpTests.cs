@@ -56,6 +56,12 @@ public sealed class ServerHttpTests
             Assert.Equal("authentication_error", (await ErrorOf(response)).GetProperty("type").GetString());
         }
         Assert.Equal(HttpStatusCode.Unauthorized, (await server.Http.PostAsync("/v1/chat/completions", Json(Chat))).StatusCode);
+        // The chat page opens without the key (it asks for it), and keeps to this server.
+        var page = await server.Http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("<title>rgemma chat</title>", await page.Content.ReadAsStringAsync());
+        Assert.Contains("connect-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single());
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("/health")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("/metrics")).StatusCode);
         var models = await server.Client("s3cret").GetOpenAIModelClient().GetModelsAsync();

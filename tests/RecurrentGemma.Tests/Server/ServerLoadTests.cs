@@ -10,7 +10,7 @@ using RecurrentGemma.Server;
 using RecurrentGemma.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
-using CoreMessage = RecurrentGemma.Core.Generation.ChatMessage;
+using CoreMessage = RecurrentGemma.Core.Generation.ChatTurn;
 
 namespace RecurrentGemma.Tests.Server;
 
@@ -30,8 +30,8 @@ public sealed class ServerLoadTests(ITestOutputHelper output)
         for (int p = 0; p < prompts; p++)
         {
             CoreMessage[] messages = p % 2 == 0
-                ? [new(ChatRole.User, $"Speak of the {p}th king.")]
-                : [new(ChatRole.System, "Be a fool."), new(ChatRole.User, $"Jest number {p}.")];
+                ? [new(TurnRole.User, $"Speak of the {p}th king.")]
+                : [new(TurnRole.System, "Be a fool."), new(TurnRole.User, $"Jest number {p}.")];
             int max = 8 + p % 5 * 4;
             jobs.Add(new Job(messages, new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = max }, new SamplingParameters { MaxTokens = max }));
             jobs.Add(new Job(messages, new ChatCompletionOptions { Temperature = 0.9f, TopP = 0.95f, Seed = 1000 + p, MaxOutputTokenCount = max },
@@ -59,7 +59,7 @@ public sealed class ServerLoadTests(ITestOutputHelper output)
                 int leaveAfter = 1 + random.Next(3);
                 var messages = jobs[j].Messages.Select(m => m.Role switch
                 {
-                    ChatRole.System => (OpenAI.Chat.ChatMessage)new SystemChatMessage(m.Content),
+                    TurnRole.System => (OpenAI.Chat.ChatMessage)new SystemChatMessage(m.Content),
                     _ => new UserChatMessage(m.Content),
                 }).ToArray();
                 using var cancel = new CancellationTokenSource();

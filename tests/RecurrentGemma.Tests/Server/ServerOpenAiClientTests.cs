@@ -8,7 +8,7 @@ using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Server;
 using RecurrentGemma.Tests.Support;
 using Xunit;
-using CoreMessage = RecurrentGemma.Core.Generation.ChatMessage;
+using CoreMessage = RecurrentGemma.Core.Generation.ChatTurn;
 
 namespace RecurrentGemma.Tests.Server;
 
@@ -30,12 +30,12 @@ public sealed class ServerOpenAiClientTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    static readonly CoreMessage[] Hello = [new(ChatRole.System, "Answer as a king."), new(ChatRole.User, "Who goes there?")];
+    static readonly CoreMessage[] Hello = [new(TurnRole.System, "Answer as a king."), new(TurnRole.User, "Who goes there?")];
 
     static OpenAI.Chat.ChatMessage[] ToOpenAi(IEnumerable<CoreMessage> messages) => [.. messages.Select(m => m.Role switch
     {
-        ChatRole.System => (OpenAI.Chat.ChatMessage)new SystemChatMessage(m.Content),
-        ChatRole.User => new UserChatMessage(m.Content),
+        TurnRole.System => (OpenAI.Chat.ChatMessage)new SystemChatMessage(m.Content),
+        TurnRole.User => new UserChatMessage(m.Content),
         _ => new AssistantChatMessage(m.Content),
     })];
 
@@ -94,7 +94,7 @@ public sealed class ServerOpenAiClientTests : IAsyncLifetime
         using var json = JsonDocument.Parse(result.GetRawResponse().Content);
         var choices = json.RootElement.GetProperty("choices");
         Assert.Equal(3, choices.GetArrayLength());
-        CoreMessage[] speak = [new(ChatRole.User, "Speak.")];
+        CoreMessage[] speak = [new(TurnRole.User, "Speak.")];
         for (int i = 0; i < 3; i++)
         {
             Assert.Equal(i, choices[i].GetProperty("index").GetInt32());

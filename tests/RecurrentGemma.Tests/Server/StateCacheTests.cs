@@ -17,7 +17,7 @@ public sealed class StateCacheTests
         await using var uncached = await TestServer.StartAsync(new ServerOptions { StateCacheBytes = 0 });
         var tokenizer = cached.Server.Host.Tokenizer;
         var history = new List<OpenAI.Chat.ChatMessage> { new SystemChatMessage("Thou art a herald of the king."), new UserChatMessage("What news?") };
-        var coreHistory = new List<Core.Generation.ChatMessage> { new(ChatRole.System, "Thou art a herald of the king."), new(ChatRole.User, "What news?") };
+        var coreHistory = new List<Core.Generation.ChatTurn> { new(TurnRole.System, "Thou art a herald of the king."), new(TurnRole.User, "What news?") };
         var options = new ChatCompletionOptions { Temperature = 0.7f, Seed = 99, MaxOutputTokenCount = 20 };
         int previousPrompt = 0, previousAll = 0, wholeHits = 0;
         for (int turn = 1; turn <= 4; turn++)
@@ -40,17 +40,17 @@ public sealed class StateCacheTests
             previousPrompt = promptTokens;
             previousAll = promptTokens + withCache.Usage.OutputTokenCount;
             history.Add(new AssistantChatMessage(answer));
-            coreHistory.Add(new(ChatRole.Model, answer));
+            coreHistory.Add(new(TurnRole.Model, answer));
             string next = $"And then, on day {turn}?";
             history.Add(new UserChatMessage(next));
-            coreHistory.Add(new(ChatRole.User, next));
+            coreHistory.Add(new(TurnRole.User, next));
         }
 
         Assert.True(wholeHits >= 2, $"only {wholeHits} of 3 follow-up turns reused the previous answer's state");
 
         // Another conversation with the same system prompt starts from its cached prefill.
         var other = (await cached.Chat().CompleteChatAsync([new SystemChatMessage("Thou art a herald of the king."), new UserChatMessage("Who comes?")], options)).Value;
-        int systemTokens = ChatPrompt.Encode(tokenizer, [new(ChatRole.System, "Thou art a herald of the king."), new(ChatRole.User, "x")]).Checkpoints[0];
+        int systemTokens = ChatPrompt.Encode(tokenizer, [new(TurnRole.System, "Thou art a herald of the king."), new(TurnRole.User, "x")]).Checkpoints[0];
         Assert.Equal(systemTokens, other.Usage.InputTokenDetails.CachedTokenCount);
         Assert.Equal((await uncached.Chat().CompleteChatAsync([new SystemChatMessage("Thou art a herald of the king."), new UserChatMessage("Who comes?")], options)).Value.Content[0].Text,
             other.Content[0].Text);

@@ -65,7 +65,7 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>What the library generates for these messages alone (no server, no batch, no cache): the reference.</summary>
-    public static async Task<string> AloneAsync(TextGenerator generator, IReadOnlyList<Core.Generation.ChatMessage> messages, SamplingParameters parameters)
+    public static async Task<string> AloneAsync(TextGenerator generator, IReadOnlyList<Core.Generation.ChatTurn> messages, SamplingParameters parameters)
     {
         var prompt = ChatPrompt.Encode(generator.Tokenizer!, messages);
         var session = generator.CreateSession();
