@@ -28,6 +28,60 @@ public static class Rope
         }
     }
 
+    /// <summary>
+    /// Every row of a step at once, across the pool: row r of <paramref name="q"/> (heads x headDim) and of
+    /// <paramref name="k"/> (one head) rotated by the angles of <paramref name="positions"/>[r]. Each row is computed
+    /// exactly as <see cref="Angles"/> then <see cref="Apply(Span{float}, int, int, ReadOnlySpan{float}, ReadOnlySpan{float})"/>
+    /// would, whichever thread takes it.
+    /// </summary>
+    public static unsafe void ApplyRows(Span<float> q, Span<float> k, ReadOnlySpan<int> positions, int heads, int headDim,
+        float[] inverseFrequencies, Parallel.WorkerPool? pool)
+    {
+        int rows = positions.Length;
+        if (q.Length < (long)rows * heads * headDim || k.Length < (long)rows * headDim)
+            throw new ArgumentException($"q and k need {rows} rows of {heads}x{headDim} and {headDim}");
+        if (2 * inverseFrequencies.Length > headDim) throw new ArgumentException($"rotary half {inverseFrequencies.Length} does not fit head dim {headDim}");
+        var job = t_rows ??= new RowsJob();
+        fixed (float* qp = q, kp = k)
+        fixed (int* pp = positions)
+        {
+            job.Q = qp;
+            job.K = kp;
+            job.Positions = pp;
+            (job.Heads, job.HeadDim, job.InverseFrequencies) = (heads, headDim, inverseFrequencies);
+            job.Tasks = pool is null || rows < 2 ? 1 : Math.Min(rows, pool.Threads * 4);
+            job.Rows = rows;
+            if (job.Tasks == 1) job.Execute(0);
+            else pool!.Run(job, job.Tasks);
+            job.InverseFrequencies = null!;
+        }
+    }
+
+    [ThreadStatic] static RowsJob? t_rows;
+
+    sealed unsafe class RowsJob : Parallel.IParallelWork
+    {
+        [ThreadStatic] static float[]? t_cos, t_sin;
+        public float* Q, K;
+        public int* Positions;
+        public int Heads, HeadDim, Rows, Tasks;
+        public float[] InverseFrequencies = null!;
+
+        public void Execute(int task)
+        {
+            int half = InverseFrequencies.Length;
+            var cos = (t_cos is { } c && c.Length == half ? c : t_cos = new float[half]).AsSpan();
+            var sin = (t_sin is { } s && s.Length == half ? s : t_sin = new float[half]).AsSpan();
+            int perTask = (Rows + Tasks - 1) / Tasks;
+            for (int r = task * perTask, end = Math.Min(Rows, r + perTask); r < end; r++)
+            {
+                Angles(Positions[r], InverseFrequencies, cos, sin);
+                Apply(new Span<float>(Q + (long)r * Heads * HeadDim, Heads * HeadDim), Heads, HeadDim, cos, sin);
+                Apply(new Span<float>(K + (long)r * HeadDim, HeadDim), 1, HeadDim, cos, sin);
+            }
+        }
+    }
+
     public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin) =>
         Apply(x, heads, headDim, cos, sin, Simd.Best);
 

@@ -22,19 +22,26 @@ public static class SlidingWindowAttention
         int rows, int startPos, int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width) =>
         ForwardBatch(q, k, v, new[] { new AttentionChunk(0, rows, startPos, ringK, ringV) }, window, heads, headDim, output, pool, width);
 
+    /// <summary>Keys per work item: a query's window is split into blocks of this many keys (from its first key), each
+    /// block's partial softmax kept and merged in block order. It depends on nothing but the query's own key range, so
+    /// a row's result is the same alone, in any batch, chunking or thread count.</summary>
+    public const int DefaultKeyBlock = 256;
+
     /// <summary>
-    /// Attention for every sequence of a step in one parallel job. <paramref name="q"/>, <paramref name="k"/>,
-    /// <paramref name="v"/> and <paramref name="output"/> hold all rows of the step; each chunk names its rows, its
-    /// first position and its own ring buffers. Work items are (row, group of heads) over all chunks: with many rows
-    /// (prefill, or a batch of decodes) one item per row with all heads, so each K/V row is loaded once for all heads
-    /// and one barrier serves the whole step; with fewer rows than twice the threads, a row's heads split across
-    /// threads. A head's arithmetic is the same either way, so results depend neither on the split nor on the batch.
+    /// Attention for every sequence of a step in one parallel job (flash-decoding style). <paramref name="q"/>,
+    /// <paramref name="k"/>, <paramref name="v"/> and <paramref name="output"/> hold all rows of the step; each chunk
+    /// names its rows, its first position and its own ring buffers. Work items are (row, block of
+    /// <paramref name="keyBlock"/> keys), and with fewer items than twice the threads also groups of heads: each item
+    /// loads a key's K and V rows once for all its heads. A row whose keys fit one block is normalized in its item; a
+    /// longer one keeps each block's max, sum and unnormalized output, and a second, cheap pass merges them in block
+    /// order. A head's arithmetic depends only on its row's key range, never on the split or the batch.
     /// </summary>
     public static unsafe void ForwardBatch(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlyMemory<AttentionChunk> chunks,
-        int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width)
+        int window, int heads, int headDim, Span<float> output, WorkerPool? pool, SimdWidth width, int keyBlock = DefaultKeyBlock)
     {
         if (window <= 0 || heads <= 0 || headDim <= 0)
             throw new ArgumentException($"window {window} and heads {heads} x headDim {headDim} must be positive");
+        if (keyBlock <= 0) throw new ArgumentOutOfRangeException(nameof(keyBlock), keyBlock, "must be positive");
         long qWidth = (long)heads * headDim, ringNeed = (long)window * headDim;
         int rows = 0;
         foreach (ref readonly var c in chunks.Span)
@@ -51,16 +58,22 @@ public static class SlidingWindowAttention
         if (k.Length < (long)rows * headDim || v.Length < (long)rows * headDim) throw new ArgumentException($"k and v need {rows}x{headDim}");
         if (rows == 0) return;
         int threads = pool?.Threads ?? 1;
-        int groups = rows >= 2 * threads ? 1 : Math.Min(heads, threads);
         var job = t_job ??= new Job();
         fixed (float* qp = q, kp = k, vp = v, op = output)
         {
-            job.Set(qp, kp, vp, op, chunks, window, heads, headDim, (heads + groups - 1) / groups, width);
-            int items = rows * groups;
-            if (pool is null) for (int i = 0; i < items; i++) job.Execute(i);
-            else pool.Run(job, items);
+            int items = job.Set(qp, kp, vp, op, chunks, window, heads, headDim, keyBlock, width);
+            int groups = items >= 2 * threads ? 1 : Math.Min(heads, (2 * threads + items - 1) / items);
+            job.Split(groups);
+            Run(job, items * groups, pool);
+            if (job.BeginMerge() is var merges and > 0) Run(job, merges, pool);
             job.Clear();
         }
+    }
+
+    static void Run(Job job, int items, WorkerPool? pool)
+    {
+        if (pool is null) for (int i = 0; i < items; i++) job.Execute(i);
+        else pool.Run(job, items);
     }
 
     [ThreadStatic] static Job? t_job;
@@ -70,17 +83,62 @@ public static class SlidingWindowAttention
         [ThreadStatic] static float[]? t_scores;
         float* _q, _k, _v, _out;
         ReadOnlyMemory<AttentionChunk> _chunks;
-        int _window, _heads, _headDim, _headsPerItem;
+        int _window, _heads, _headDim, _headsPerItem, _keyBlock, _rows, _merges;
+        bool _merging;
         SimdWidth _width;
+        int[] _rowFirstItem = [], _itemRow = [], _mergeRows = [];
+        float[] _partials = [];   // per multi-block item: heads x headDim unnormalized outputs, then heads maxima, then heads sums
 
-        public void Set(float* q, float* k, float* v, float* output, ReadOnlyMemory<AttentionChunk> chunks,
-            int window, int heads, int headDim, int headsPerItem, SimdWidth width)
+        /// <summary>Sets up a step and returns its (row, key block) item count.</summary>
+        public int Set(float* q, float* k, float* v, float* output, ReadOnlyMemory<AttentionChunk> chunks,
+            int window, int heads, int headDim, int keyBlock, SimdWidth width)
         {
             _q = q; _k = k; _v = v; _out = output; _chunks = chunks;
-            (_window, _heads, _headDim, _headsPerItem, _width) = (window, heads, headDim, headsPerItem, width);
+            (_window, _heads, _headDim, _keyBlock, _width, _merging) = (window, heads, headDim, keyBlock, width, false);
+            var span = chunks.Span;
+            _rows = span[^1].RowStart + span[^1].Rows;
+            if (_rowFirstItem.Length < _rows + 1) _rowFirstItem = new int[Math.Max(_rows + 1, 2 * _rowFirstItem.Length)];
+            int items = 0, merges = 0;
+            foreach (ref readonly var c in span)
+                for (int i = 0; i < c.Rows; i++)
+                {
+                    _rowFirstItem[c.RowStart + i] = items;
+                    int blocks = Blocks(c.StartPos + i);
+                    items += blocks;
+                    if (blocks > 1) merges++;
+                }
+            _rowFirstItem[_rows] = items;
+            if (_itemRow.Length < items) _itemRow = new int[Math.Max(items, 2 * _itemRow.Length)];
+            if (_mergeRows.Length < merges) _mergeRows = new int[Math.Max(merges, 2 * _mergeRows.Length)];
+            merges = 0;
+            for (int r = 0; r < _rows; r++)
+            {
+                for (int it = _rowFirstItem[r]; it < _rowFirstItem[r + 1]; it++) _itemRow[it] = r;
+                if (_rowFirstItem[r + 1] - _rowFirstItem[r] > 1) _mergeRows[merges++] = r;
+            }
+            _merges = merges;
+            long need = merges == 0 ? 0 : (long)items * heads * (headDim + 2);
+            if (need > _partials.Length) _partials = new float[Math.Max(need, Math.Min(Array.MaxLength, 2L * _partials.Length))];
+            return items;
+        }
+
+        public void Split(int groups) => _headsPerItem = (_heads + groups - 1) / groups;
+
+        /// <summary>Switches to the merge pass; returns how many rows need one (those with more than one key block).</summary>
+        public int BeginMerge()
+        {
+            _merging = true;
+            return _merges;
         }
 
         public void Clear() => _chunks = default;
+
+        /// <summary>How many key blocks the query at position t has: its keys max(0, t - window) .. t in blocks from the first.</summary>
+        int Blocks(int t)
+        {
+            int keys = Math.Min(t, _window) + 1;
+            return (keys + _keyBlock - 1) / _keyBlock;
+        }
 
         /// <summary>The chunk holding row <paramref name="row"/> (chunks are in row order).</summary>
         static int ChunkOf(ReadOnlySpan<AttentionChunk> chunks, int row)
@@ -95,27 +153,72 @@ public static class SlidingWindowAttention
             return lo;
         }
 
-        public void Execute(int item)
+        public void Execute(int index)
         {
+            if (_merging) { Merge(_mergeRows[index]); return; }
             int groups = (_heads + _headsPerItem - 1) / _headsPerItem;
-            int r = item / groups, h0 = item % groups * _headsPerItem, h1 = Math.Min(_heads, h0 + _headsPerItem);
+            int item = index / groups, h0 = index % groups * _headsPerItem, h1 = Math.Min(_heads, h0 + _headsPerItem);
+            int r = _itemRow[item], block = item - _rowFirstItem[r], blocks = _rowFirstItem[r + 1] - _rowFirstItem[r];
             var chunks = _chunks.Span;
             ref readonly var chunk = ref chunks[ChunkOf(chunks, r)];
-            int i = r - chunk.RowStart;
-            int stride = _window + 1, qWidth = _heads * _headDim, t = chunk.StartPos + i;
-            int first = Math.Max(0, t - _window), keys = t - first + 1;
+            int t = chunk.StartPos + (r - chunk.RowStart);
+            int first = Math.Max(0, t - _window) + block * _keyBlock, keys = Math.Min(_keyBlock, t + 1 - first);
+            int stride = Math.Min(_keyBlock, _window + 1);
             var scores = t_scores is { } s && s.Length >= _heads * stride ? s : t_scores = new float[_heads * stride];
-            float* q = _q + (long)r * qWidth;
+            float* q = _q + (long)r * _heads * _headDim;
             float scale = 1f / MathF.Sqrt(_headDim);
-            fixed (float* sc = scores, ringK = chunk.RingKeys, ringV = chunk.RingValues)
+            fixed (float* sc = scores, ringK = chunk.RingKeys, ringV = chunk.RingValues, partials = _partials)
             {
                 var kv = new KeyValues(_k + (long)chunk.RowStart * _headDim, _v + (long)chunk.RowStart * _headDim, ringK, ringV, chunk.StartPos, _window, _headDim);
+                // One block: the row's softmax is finished here, normalized before the values as a whole softmax is.
+                // Several: this block's unnormalized output, max and sum go to its partial slot for the merge.
+                var target = blocks == 1
+                    ? new BlockTarget(_out + (long)r * _heads * _headDim, null, null)
+                    : PartialSlot(partials, item);
                 switch (_width)
                 {
-                    case SimdWidth.Vector512: Attend<Vector512<float>, Lanes512>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
-                    case SimdWidth.Vector256: Attend<Vector256<float>, Lanes256>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
-                    case SimdWidth.Vector128: Attend<Vector128<float>, Lanes128>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
-                    default: Attend<float, LanesScalar>(kv, q, sc, stride, first, keys, h0, h1, scale, r); break;
+                    case SimdWidth.Vector512: Attend<Vector512<float>, Lanes512>(kv, q, sc, stride, first, keys, h0, h1, scale, target); break;
+                    case SimdWidth.Vector256: Attend<Vector256<float>, Lanes256>(kv, q, sc, stride, first, keys, h0, h1, scale, target); break;
+                    case SimdWidth.Vector128: Attend<Vector128<float>, Lanes128>(kv, q, sc, stride, first, keys, h0, h1, scale, target); break;
+                    default: Attend<float, LanesScalar>(kv, q, sc, stride, first, keys, h0, h1, scale, target); break;
+                }
+            }
+        }
+
+        BlockTarget PartialSlot(float* partials, int item)
+        {
+            float* slot = partials + (long)item * _heads * (_headDim + 2);
+            return new BlockTarget(slot, slot + _heads * _headDim, slot + _heads * _headDim + _heads);
+        }
+
+        /// <summary>
+        /// out = sum_b e^(m_b - M) o_b / sum_b e^(m_b - M) l_b over the row's blocks in order (M the largest block max):
+        /// the softmax over all keys, from the blocks' partial ones.
+        /// </summary>
+        void Merge(int r)
+        {
+            int firstItem = _rowFirstItem[r], blocks = _rowFirstItem[r + 1] - firstItem, d = _headDim;
+            float* output = _out + (long)r * _heads * d;
+            fixed (float* partials = _partials)
+            {
+                for (int h = 0; h < _heads; h++)
+                {
+                    float max = float.NegativeInfinity;
+                    for (int b = 0; b < blocks; b++) max = MathF.Max(max, PartialSlot(partials, firstItem + b).Max[h]);
+                    float total = 0;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        var slot = PartialSlot(partials, firstItem + b);
+                        total += MathF.Exp(slot.Max[h] - max) * slot.Sum[h];
+                    }
+                    var y = new Span<float>(output + h * d, d);
+                    y.Clear();
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        var slot = PartialSlot(partials, firstItem + b);
+                        float weight = MathF.Exp(slot.Max[h] - max) / total;
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(slot.Output + h * d, d), weight, y, y);
+                    }
                 }
             }
         }
@@ -125,7 +228,7 @@ public static class SlidingWindowAttention
         /// four independent dot products (four accumulators into one output row) keep the FMA units busy.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void Attend<TV, TL>(in KeyValues kv, float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, int row)
+        void Attend<TV, TL>(in KeyValues kv, float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, BlockTarget target)
             where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             int d = _headDim;
@@ -143,8 +246,19 @@ public static class SlidingWindowAttention
                     if (n > 3) sh[3] = s3 * scale;
                 }
             }
-            for (int h = h0; h < h1; h++) Softmax.InPlace(new Span<float>(scores + h * stride, keys), _width);
-            float* output = _out + (long)row * _heads * d;
+            for (int h = h0; h < h1; h++)
+            {
+                var row = new Span<float>(scores + h * stride, keys);
+                if (target.Max is null) Softmax.InPlace(row, _width);
+                else
+                {
+                    float max = Reductions.Max(row);
+                    Elementwise.Map(new Operators.ShiftedExpOperator(max), row, row, _width);
+                    target.Max[h] = max;
+                    target.Sum[h] = Reductions.Sum(row, _width);
+                }
+            }
+            float* output = target.Output;
             new Span<float>(output + h0 * d, (h1 - h0) * d).Clear();
             for (int j = 0; j < keys; j += 4)
             {
@@ -157,6 +271,12 @@ public static class SlidingWindowAttention
                 }
             }
         }
+    }
+
+    /// <summary>Where an item's result goes: the row's output (Max null), or a partial slot with the block's maxima and sums.</summary>
+    readonly unsafe struct BlockTarget(float* output, float* max, float* sum)
+    {
+        public readonly float* Output = output, Max = max, Sum = sum;
     }
 
     /// <summary>One chunk's keys and values: rows of the chunk itself, or of the ring for positions before it.</summary>

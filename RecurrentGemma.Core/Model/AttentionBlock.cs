@@ -34,19 +34,16 @@ internal static class AttentionBlock
         }
 
         if (buf.Chunks.Length < pieces.Length) buf.Chunks = new AttentionChunk[Math.Max(pieces.Length, 2 * buf.Chunks.Length)];
+        var positions = buf.Positions.AsSpan(0, rows);
         for (int c = 0; c < pieces.Length; c++)
         {
             ref readonly var p = ref pieces[c];
             SequenceState s = batch[p.Entry].State;
-            for (int i = 0; i < p.Rows; i++)
-            {
-                int row = p.RowStart + i;
-                Rope.Angles(s.Position + i, buf.InverseFrequencies, buf.Cos, buf.Sin);
-                Rope.Apply(q.Slice(row * qWidth, qWidth), heads, headDim, buf.Cos, buf.Sin);
-                Rope.Apply(k.Slice(row * headDim, headDim), 1, headDim, buf.Cos, buf.Sin);
-            }
+            for (int i = 0; i < p.Rows; i++) positions[p.RowStart + i] = s.Position + i;
             buf.Chunks[c] = new AttentionChunk(p.RowStart, p.Rows, s.Position, s.RingKeys[layer]!, s.RingValues[layer]!);
         }
+        // Partial RoPE at each row's own position, all rows of the step across the pool.
+        Rope.ApplyRows(q, k, positions, heads, headDim, buf.InverseFrequencies, pool);
         t = profile.Lap(StepPhase.Elementwise, t);
 
         // Every sequence of the pass in one parallel job; then each ring takes its chunk's keys and values.

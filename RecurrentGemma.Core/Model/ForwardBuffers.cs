@@ -17,8 +17,9 @@ internal sealed class ForwardBuffers
     public readonly float[] A, B, C, D, E;
     /// <summary>Output of a stacked matmul [rows, max(2M, 2E, nh*hd + 2*hd)] before it is split.</summary>
     public readonly float[] Fused;
-    public readonly float[] Cos, Sin;
     public readonly float[] InverseFrequencies;
+    /// <summary>Each row's position in its sequence (RoPE's angles).</summary>
+    public readonly int[] Positions;
     /// <summary>Where the pass's time goes, while a caller watches (<see cref="ForwardPass.Profile"/>); null otherwise.</summary>
     public StepProfile? Profile;
     /// <summary>The attention layer's view of the pass's pieces (one per sequence), grown when a pass has more.</summary>
@@ -43,8 +44,7 @@ internal sealed class ForwardBuffers
         E = Rows(maxRows, wide);
         Fused = Rows(maxRows, fused);
         InverseFrequencies = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
-        Cos = new float[InverseFrequencies.Length];
-        Sin = new float[InverseFrequencies.Length];
+        Positions = new int[maxRows];
     }
 
     /// <summary>A [rows, width] buffer, sized in 64-bit so a large pass is refused with a message, never wrapped.</summary>

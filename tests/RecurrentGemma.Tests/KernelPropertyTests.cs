@@ -227,6 +227,33 @@ public class KernelPropertyTests
         }
     }
 
+    [Property(MaxTest = 30)]
+    public void Rope_over_all_rows_equals_each_row_alone(byte rowsRaw, byte headsRaw, byte halfRaw, int seed)
+    {
+        int rows = 1 + rowsRaw % 20, heads = 1 + headsRaw % 4, half = 1 + halfRaw % 12, hd = 2 * half + (seed & 3);
+        var rng = new Random(seed);
+        var inv = Rope.InverseFrequencies(2 * half, 10000);
+        var positions = Enumerable.Range(0, rows).Select(_ => rng.Next(100000)).ToArray();
+        var q = Floats(rng, rows * heads * hd, 2);
+        var k = Floats(rng, rows * hd, 2);
+        float[] qAlone = (float[])q.Clone(), kAlone = (float[])k.Clone();
+        var cos = new float[half];
+        var sin = new float[half];
+        for (int r = 0; r < rows; r++)
+        {
+            Rope.Angles(positions[r], inv, cos, sin);
+            Rope.Apply(qAlone.AsSpan(r * heads * hd, heads * hd), heads, hd, cos, sin);
+            Rope.Apply(kAlone.AsSpan(r * hd, hd), 1, hd, cos, sin);
+        }
+        foreach (var pool in new[] { null, Pool3 })
+        {
+            float[] qs = (float[])q.Clone(), ks = (float[])k.Clone();
+            Rope.ApplyRows(qs, ks, positions, heads, hd, inv, pool);
+            Assert.Equal(qAlone, qs);
+            Assert.Equal(kAlone, ks);
+        }
+    }
+
     [Property(MaxTest = 40)]
     public void Sliding_window_attention_over_ring_and_chunk_matches_full_history(byte windowRaw, byte startRaw, byte rowsRaw, byte headsRaw, byte hdRaw, int seed)
     {
@@ -250,14 +277,25 @@ public class KernelPropertyTests
             var split = new float[rows * heads * hd];
             SlidingWindowAttention.Forward(q, keys.AsSpan(start * hd), values.AsSpan(start * hd), ringK, ringV, rows, start, window, heads, hd, split, Pool3, w);
             Assert.Equal(alone, split);
+            // Windows split into key blocks (flash-decoding: partial softmaxes merged): still the reference, and still the
+            // same bits on one thread or three.
+            int keyBlock = 1 + (seed & 0x7fffffff) % 4;
+            AttentionChunk[] one = [new(0, rows, start, ringK, ringV)];
+            var blocked = new float[rows * heads * hd];
+            SlidingWindowAttention.ForwardBatch(q, keys.AsSpan(start * hd), values.AsSpan(start * hd), one, window, heads, hd, blocked, null, w, keyBlock);
+            Close(expected, blocked, 2e-5, $"attention {w}, key blocks of {keyBlock}");
+            var blockedSplit = new float[rows * heads * hd];
+            SlidingWindowAttention.ForwardBatch(q, keys.AsSpan(start * hd), values.AsSpan(start * hd), one, window, heads, hd, blockedSplit, Pool3, w, keyBlock);
+            Assert.Equal(blocked, blockedSplit);
         }
     }
 
     [Property(MaxTest = 30)]
-    public void Attention_over_many_sequences_in_one_job_equals_each_sequence_alone(byte countRaw, byte windowRaw, int seed)
+    public void Attention_over_many_sequences_in_one_job_equals_each_sequence_alone(byte countRaw, byte windowRaw, byte blockRaw, int seed)
     {
-        // Sequences at different positions, of different lengths (decode rows and prefill chunks mixed), with their own rings.
-        int count = 1 + countRaw % 6, window = 1 + windowRaw % 9, heads = 3, hd = 7;
+        // Sequences at different positions, of different lengths (decode rows and prefill chunks mixed), with their own
+        // rings; key blocks small enough that some rows merge several and others have one.
+        int count = 1 + countRaw % 6, window = 1 + windowRaw % 9, heads = 3, hd = 7, keyBlock = 1 + blockRaw % 6;
         var rng = new Random(seed);
         var chunks = new AttentionChunk[count];
         var alone = new List<float[]>();
@@ -273,7 +311,7 @@ public class KernelPropertyTests
             SlidingWindowAttention.AppendToRing(history, historyV, start, 0, window, hd, ringK, ringV);
             qs.Add(Floats(rng, rows * heads * hd, 2)); ks.Add(Floats(rng, rows * hd, 2)); vs.Add(Floats(rng, rows * hd));
             var o = new float[rows * heads * hd];
-            SlidingWindowAttention.Forward(qs[c], ks[c], vs[c], ringK, ringV, rows, start, window, heads, hd, o, null, Simd.Best);
+            SlidingWindowAttention.ForwardBatch(qs[c], ks[c], vs[c], new[] { new AttentionChunk(0, rows, start, ringK, ringV) }, window, heads, hd, o, null, Simd.Best, keyBlock);
             alone.Add(o);
             chunks[c] = new AttentionChunk(row, rows, start, ringK, ringV);
             row += rows;
@@ -282,7 +320,7 @@ public class KernelPropertyTests
         foreach (var pool in new[] { null, Pool3 })
         {
             var together = new float[row * heads * hd];
-            SlidingWindowAttention.ForwardBatch(q, k, v, chunks, window, heads, hd, together, pool, Simd.Best);
+            SlidingWindowAttention.ForwardBatch(q, k, v, chunks, window, heads, hd, together, pool, Simd.Best, keyBlock);
             Assert.Equal(alone.SelectMany(a => a).ToArray(), together);
         }
     }
