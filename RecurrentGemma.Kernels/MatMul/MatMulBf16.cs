@@ -26,13 +26,15 @@ public static unsafe class MatMulBf16
     const int MaxQuadRows = 2, QuadPanels = 4;
     /// <summary>
     /// Small batches (3..32 rows) take two panels per tile, four rows at a time: 8-16 chains and two weight streams, and
-    /// the later row blocks find the two panels in L2. Past 4 rows only while the panels and the rows' inputs fit in L2
-    /// (K <= 4096); measured on 7680 x 2560: 8 rows 202 -> 335 GFLOP/s, but 64 rows 351 -> 242, so larger batches use
-    /// the 8-row tile.
+    /// the later row blocks must find the two panels in L2. Past 4 rows, only while the two panels take at most half of
+    /// this machine's L2 (<see cref="CacheSizes"/>): K &lt;= 4096 with 1 MB, 8192 with 2 MB. Past 32 rows the 8-row
+    /// tile wins, because it reads half the L2 bytes per FMA (measured on 7680 x 2560: 8 rows 202 -> 335 GFLOP/s with
+    /// pairs, but 64 rows 351 -> 242).
     /// </summary>
     const int PairPanels = 2;
 
-    static bool UsePairTiles(int rows, int k) => rows > MaxQuadRows && (rows <= 4 || (rows <= 32 && k <= 4096));
+    static bool UsePairTiles(int rows, int k) =>
+        rows > MaxQuadRows && (rows <= 4 || (rows <= 32 && 2L * k * PanelWidth * sizeof(ushort) <= CacheSizes.L2 / 2));
     static readonly float[] ZeroBias = GC.AllocateArray<float>(QuadPanels * PanelWidth, pinned: true);
     static readonly float* ZeroBiasPointer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref ZeroBias[0]);
 

@@ -78,6 +78,13 @@ public class MatMulPropertyTests
         for (int i = 0; i < exact.Length; i++) Assert.True(Math.Abs(exact[i] - expected[i]) <= 1e-5 * Math.Sqrt(inDim) * (1 + Math.Abs(exact[i])));
     }
 
+    [Theory]
+    [InlineData("1024K", 1L << 20)]
+    [InlineData("2M", 2L << 20)]
+    [InlineData("48K", 48L << 10)]
+    [InlineData("512", 512L)]
+    public void Cache_sizes_parse_as_sysfs_writes_them(string text, long bytes) => Assert.Equal(bytes, CacheSizes.ParseSize(text));
+
     [Property(MaxTest = 40)]
     public void Block_diagonal_matmul_equals_scalar_loop_bit_for_bit(byte blocksRaw, byte widthRaw, byte rowsRaw, int seed)
     {
