@@ -16,9 +16,6 @@ namespace RecurrentGemma.Benchmarking;
 public static unsafe class MachineLimits
 {
     /// <summary>Read bandwidth in GB/s (1e9 bytes/s): the pool streams a buffer far larger than the caches.</summary>
-    /// <summary>The per-core L2 the matmul's tile policy is derived from, and where that size came from (sysfs, default, RGEMMA_L2_KB).</summary>
-    public static string CacheDescription => $"L2 {Kernels.MatMul.CacheSizes.L2 >> 10} KB per core ({Kernels.MatMul.CacheSizes.Source})";
-
     public static double MeasureReadBandwidth(WorkerPool pool, long bytes = 512L << 20, int repetitions = 5)
     {
         var buffer = (float*)NativeBuffer.Allocate(bytes);

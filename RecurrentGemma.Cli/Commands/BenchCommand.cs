@@ -61,7 +61,7 @@ public static class BenchCommand
     static void WriteTable(GenerationBenchmarkResult r, TextWriter o)
     {
         o.WriteLine($"model {r.Model}, {r.Threads} threads, {r.Simd}");
-        o.WriteLine($"machine      read bandwidth {r.BandwidthGBs:F1} GB/s, FMA peak {r.FmaGflops:F0} GFLOP/s (f32), {Benchmarking.MachineLimits.CacheDescription}");
+        o.WriteLine($"machine      read bandwidth {r.BandwidthGBs:F1} GB/s, FMA peak {r.FmaGflops:F0} GFLOP/s (f32)");
         o.WriteLine($"prefill      {r.PromptTokens,6} tokens  {r.PrefillTokensPerSecond,8:F2} tok/s  {r.PrefillRoofline,6:P1} of FMA roofline ({r.PrefillFlops / r.PromptTokens / 1e9:F2} GFLOP/token)");
         o.WriteLine($"first token  {r.TimeToFirstTokenSeconds,8:F3} s");
         o.WriteLine($"decode       {r.GenTokens,6} tokens  {r.DecodeTokensPerSecond,8:F2} tok/s  {r.DecodeRoofline,6:P1} of bandwidth roofline ({r.DecodeBytesPerToken / 1e9:F2} GB/token)");
