@@ -36,28 +36,9 @@ public sealed class RecurrentGemmaChatClient : IChatClient
     /// <summary>The conversation-state cache of this client (its hit counts, its size).</summary>
     public PromptStateCache Cache => _cache;
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var text = new System.Text.StringBuilder();
-        ChatResponseUpdate? last = null;
-        UsageDetails? usage = null;
-        string? id = null;
-        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
-        {
-            id ??= update.ResponseId;
-            text.Append(update.Text);
-            foreach (var content in update.Contents) if (content is UsageContent u) usage = u.Details;
-            last = update;
-        }
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
-        {
-            ResponseId = id,
-            ModelId = _options.ModelId,
-            CreatedAt = last?.CreatedAt,
-            FinishReason = last?.FinishReason,
-            Usage = usage,
-        };
-    }
+    /// <summary>The stream folded by the abstractions' own <c>ToChatResponseAsync</c> (text, usage, finish reason, ids).</summary>
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -103,9 +103,7 @@ public sealed class GenerationSession
     public void Append(ReadOnlySpan<int> ids, CancellationToken cancellation = default)
     {
         if (ids.IsEmpty) return;
-        using var _ = Acquire();
-        var usage = _generator.Scheduler.Submit(_link, ids.ToArray(), new SamplingParameters { MaxTokens = 0 }, cancellation).Completion.GetAwaiter().GetResult();
-        if (usage.StopReason == StopReason.Cancelled) throw new OperationCanceledException(cancellation);
+        AppendAsync(ids.ToArray(), cancellation).GetAwaiter().GetResult();
     }
 
     /// <summary>Feeds tokens without generating, without blocking a thread; afterwards the session holds their logits. Throws <see cref="OperationCanceledException"/> if cancelled.</summary>
@@ -113,8 +111,9 @@ public sealed class GenerationSession
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Length == 0) return;
-        await foreach (var _ in GenerateAsync(ids, AppendOnly, cancellation).ConfigureAwait(false)) { }
-        if (LastUsage?.StopReason != StopReason.MaxTokens) throw new OperationCanceledException(cancellation);
+        using var _ = Acquire();
+        var usage = await _generator.Scheduler.Submit(_link, ids, AppendOnly, cancellation).Completion.ConfigureAwait(false);
+        if (usage.StopReason == StopReason.Cancelled) throw new OperationCanceledException(cancellation);
     }
 
     static readonly SamplingParameters AppendOnly = new() { MaxTokens = 0 };

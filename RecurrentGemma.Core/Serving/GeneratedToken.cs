@@ -10,7 +10,6 @@ public readonly record struct GeneratedToken(int Id, string? Text)
     public Sampling.TokenLogprobs? Logprobs { get; init; }
 }
 
-
 public enum StopReason { MaxTokens, EndOfSequence, EndOfTurn, StopString, Cancelled }
 
 /// <summary>What one generation call did, and how fast.</summary>

@@ -48,13 +48,11 @@ public static class ChatCompletionsEndpoint
             }
             catch (Exception e) when (started && e is not OperationCanceledException && !ct.IsCancellationRequested)
             {
-                // Headers are sent: the error goes in the stream, as OpenAI does.
-                await Sse.WriteAsync(http.Response, ErrorResponses.Body(e, host), ServerJson.Context.ErrorBody, ct).ConfigureAwait(false);
-                await Sse.DoneAsync(http.Response, ct).ConfigureAwait(false);
+                await Sse.ErrorAsync(http.Response, ErrorResponses.Body(e, host), ct).ConfigureAwait(false);
                 return;
             }
             if (request.IncludeUsage)
-                await Sse.WriteAsync(http.Response, new ChatCompletionChunk { Id = id, Created = created, Model = model, Choices = [], Usage = UsageOf(summary) }, types, ct).ConfigureAwait(false);
+                await Sse.WriteAsync(http.Response, new ChatCompletionChunk { Id = id, Created = created, Model = model, Choices = [], Usage = RequestRun.UsageOf(summary) }, types, ct).ConfigureAwait(false);
             await Sse.DoneAsync(http.Response, ct).ConfigureAwait(false);
             return;
         }
@@ -79,7 +77,7 @@ public static class ChatCompletionsEndpoint
         }).ConfigureAwait(false);
         var completion = new ChatCompletion
         {
-            Id = id, Created = created, Model = model, Usage = UsageOf(result),
+            Id = id, Created = created, Model = model, Usage = RequestRun.UsageOf(result),
             Choices = [.. Enumerable.Range(0, request.Choices).Select(i => new ChatChoice
             {
                 Index = i,
@@ -92,11 +90,4 @@ public static class ChatCompletionsEndpoint
 
         ChatCompletionChunk Chunk(ChunkChoice choice) => new() { Id = id, Created = created, Model = model, Choices = [choice] };
     }
-
-    public static Usage UsageOf(RunSummary summary) => new()
-    {
-        PromptTokens = summary.PromptTokens,
-        CompletionTokens = summary.CompletionTokens,
-        PromptTokensDetails = new PromptTokensDetails { CachedTokens = summary.CachedTokens },
-    };
 }

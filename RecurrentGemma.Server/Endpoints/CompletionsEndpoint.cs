@@ -55,7 +55,7 @@ public static class CompletionsEndpoint
                 if (request.Stream && (!string.IsNullOrEmpty(e.Token.Text) || step is not null))
                     await Sse.WriteAsync(http.Response, Chunk(new TextChoice { Text = e.Token.Text ?? "", Index = e.Index, Logprobs = step }), types, ct).ConfigureAwait(false);
             }, request.Stream ? () => { Sse.Start(http.Response); started = true; return ValueTask.CompletedTask; } : null).ConfigureAwait(false);
-            var usage = ChatCompletionsEndpoint.UsageOf(summary);
+            var usage = RequestRun.UsageOf(summary);
             if (request.Stream)
             {
                 if (request.IncludeUsage) await Sse.WriteAsync(http.Response, new TextCompletion { Id = id, Created = created, Model = model, Choices = [], Usage = usage }, types, ct).ConfigureAwait(false);
@@ -71,8 +71,7 @@ public static class CompletionsEndpoint
         }
         catch (Exception e) when (started && e is not OperationCanceledException && !ct.IsCancellationRequested)
         {
-            await Sse.WriteAsync(http.Response, ErrorResponses.Body(e, host), ServerJson.Context.ErrorBody, ct).ConfigureAwait(false);
-            await Sse.DoneAsync(http.Response, ct).ConfigureAwait(false);
+            await Sse.ErrorAsync(http.Response, ErrorResponses.Body(e, host), ct).ConfigureAwait(false);
         }
     }
 }

@@ -15,7 +15,7 @@ public static class LogprobFormat
         TopLogprobs = [.. logprobs.Top.Select(t => new TopLogprobEntry { Token = Text(tokenizer, t.Id), Logprob = t.Logprob, Bytes = Bytes(tokenizer, t.Id) })],
     };
 
-    public static string Text(GemmaTokenizer tokenizer, int id) => Sse.Utf8.GetString(tokenizer.PieceBytes(id));
+    public static string Text(GemmaTokenizer tokenizer, int id) => System.Text.Encoding.UTF8.GetString(tokenizer.PieceBytes(id));
 
     static List<int> Bytes(GemmaTokenizer tokenizer, int id)
     {

@@ -61,4 +61,11 @@ public static class RequestRun
     }
 
     public static string FinishReason(StopReason reason) => reason == StopReason.MaxTokens ? "length" : "stop";
+
+    public static Api.Usage UsageOf(RunSummary summary) => new()
+    {
+        PromptTokens = summary.PromptTokens,
+        CompletionTokens = summary.CompletionTokens,
+        PromptTokensDetails = new Api.PromptTokensDetails { CachedTokens = summary.CachedTokens },
+    };
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
@@ -33,9 +32,14 @@ public static class Sse
         await response.Body.FlushAsync(cancellation).ConfigureAwait(false);
     }
 
+    /// <summary>An error after the headers went out: it goes in the stream, as OpenAI does, then [DONE].</summary>
+    public static async Task ErrorAsync(HttpResponse response, Api.ErrorBody error, CancellationToken cancellation)
+    {
+        await WriteAsync(response, error, Api.ServerJson.Context.ErrorBody, cancellation).ConfigureAwait(false);
+        await DoneAsync(response, cancellation).ConfigureAwait(false);
+    }
+
     public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N")[..24];
 
     public static long UnixNow() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-
-    public static Encoding Utf8 { get; } = new UTF8Encoding(false);
 }
