@@ -133,7 +133,7 @@ public static class BatchDecodeBenchmark
             int position = _promptTokens + _generated;
             double roof = 0;
             for (int step = 0; step < steps; step++)
-                roof += Math.Max(ModelCost.DecodeStepBytes(c, batch) / (_bandwidthGBs * 1e9),
+                roof += Math.Max(ModelCost.DecodeStepBytes(_model, batch) / (_bandwidthGBs * 1e9),
                     ModelCost.DecodeStepFlops(c, batch, position + 1 + step) / (_fmaGflops * 1e9));
             return new BatchPoint(batch, (double)batch * steps / seconds, roof / seconds, ProcessMemory.PeakRssBytes, ProcessMemory.CurrentRssBytes, profile, steps);
         }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Kernels;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Benchmarking;
 
 namespace RecurrentGemma.Benchmarking;
@@ -21,6 +22,12 @@ public sealed record GenerationBenchmarkResult
     public required double DecodeSeconds { get; init; }
     public required double BandwidthGBs { get; init; }
     public required double FmaGflops { get; init; }
+    /// <summary>The integer dot-product peak on the quantized kernels' instructions (GOP/s, a multiply-add is 2).</summary>
+    public required double Int8Gops { get; init; }
+    /// <summary>The integer dot-product instructions the quantized kernels use here (AvxVnni, Avx512, Avx2, Vector128, Scalar).</summary>
+    public string Int8Path { get; init; } = Int8Paths.Best.ToString();
+    /// <summary>bf16, q8 or q4: the matrices' format (the quantized ones are measured against the int8 peak).</summary>
+    public required string Weights { get; init; }
     public required long DecodeBytesPerToken { get; init; }
     public required double PrefillFlops { get; init; }
     public required long PeakRssBytes { get; init; }
@@ -37,8 +44,10 @@ public sealed record GenerationBenchmarkResult
 
     public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
     public double DecodeTokensPerSecond => GenTokens / DecodeSeconds;
-    /// <summary>Fraction of the FMA roofline reached by prefill: (FLOPs / peak) / measured time.</summary>
-    public double PrefillRoofline => PrefillFlops / (FmaGflops * 1e9) / PrefillSeconds;
+    /// <summary>The compute roofline: f32 FMA for bf16 weights, the int8 dot peak for q8 / q4.</summary>
+    public double ComputePeakGops => Weights == "bf16" ? FmaGflops : Int8Gops;
+    /// <summary>Fraction of the compute roofline reached by prefill: (operations / peak) / measured time.</summary>
+    public double PrefillRoofline => PrefillFlops / (ComputePeakGops * 1e9) / PrefillSeconds;
     /// <summary>Fraction of the bandwidth roofline reached by decode: bytes moved per second / measured bandwidth.</summary>
     public double DecodeRoofline => DecodeBytesPerToken * DecodeTokensPerSecond / (BandwidthGBs * 1e9);
 
@@ -55,6 +64,9 @@ public sealed record GenerationBenchmarkResult
         json.WriteNumber("ttft_s", Math.Round(TimeToFirstTokenSeconds, 6));
         json.WriteNumber("bandwidth_gb_s", Math.Round(BandwidthGBs, 2));
         json.WriteNumber("fma_gflop_s", Math.Round(FmaGflops, 1));
+        json.WriteNumber("int8_gop_s", Math.Round(Int8Gops, 1));
+        json.WriteString("int8_path", Int8Path);
+        json.WriteString("weights", Weights);
         json.WriteNumber("prefill_roofline", Math.Round(PrefillRoofline, 4));
         json.WriteNumber("decode_roofline", Math.Round(DecodeRoofline, 4));
         json.WriteNumber("decode_bytes_per_token", DecodeBytesPerToken);
@@ -97,9 +109,16 @@ public static class GenerationBenchmark
         return prompt;
     }
 
-    /// <summary>This machine's read bandwidth (GB/s) and f32 FMA peak (GFLOP/s) on the model's threads.</summary>
-    public static (double BandwidthGBs, double FmaGflops) MeasureLimits(RecurrentGemmaModel model) =>
-        (MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)), MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads)));
+    /// <summary>
+    /// This machine's read bandwidth (GB/s) and the compute peak the model's matmuls run on (GOP/s): the f32 FMA peak
+    /// for bf16 weights, the int8 dot-product peak for quantized ones.
+    /// </summary>
+    public static (double BandwidthGBs, double PeakGops) MeasureLimits(RecurrentGemmaModel model)
+    {
+        var pool = new WorkerPool(model.Threads);
+        double bandwidth = MachineLimits.MeasureReadBandwidth(pool);
+        return (bandwidth, model.Weights.Format == WeightFormat.Bf16 ? MachineLimits.MeasureFmaPeak(pool) : MachineLimits.MeasureInt8Peak(pool));
+    }
 
     public static GenerationBenchmarkResult Run(RecurrentGemmaModel model, int promptTokens, int genTokens, Action<string>? progress = null)
     {
@@ -108,6 +127,7 @@ public static class GenerationBenchmark
         var c = model.Config;
         progress?.Invoke("probing memory bandwidth and FMA peak");
         double bandwidth = MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)), fma = MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads));
+        double int8 = MachineLimits.MeasureInt8Peak(new WorkerPool(model.Threads));
         ProcessMemory.ResetPeak();   // the probe's buffer is freed; count only the engine
 
         int[] prompt = RandomPrompt(c, promptTokens);
@@ -160,6 +180,7 @@ public static class GenerationBenchmark
         progress?.Invoke("probing again");
         bandwidth = Math.Max(bandwidth, MachineLimits.MeasureReadBandwidth(new WorkerPool(model.Threads)));
         fma = Math.Max(fma, MachineLimits.MeasureFmaPeak(new WorkerPool(model.Threads)));
+        int8 = Math.Max(int8, MachineLimits.MeasureInt8Peak(new WorkerPool(model.Threads)));
 
         return new GenerationBenchmarkResult
         {
@@ -173,7 +194,9 @@ public static class GenerationBenchmark
             DecodeSeconds = decode,
             BandwidthGBs = bandwidth,
             FmaGflops = fma,
-            DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(c),
+            Int8Gops = int8,
+            Weights = model.Weights.Format.Name(),
+            DecodeBytesPerToken = ModelCost.DecodeBytesPerToken(model),
             PrefillFlops = ModelCost.PrefillFlops(c, promptTokens),
             PeakRssBytes = peakRss,
             RssGrowthDuringDecodeBytes = rssLast - rssFirst,

@@ -58,6 +58,65 @@ public static unsafe class MachineLimits
         return pool.Threads * iterationsPerThread * flopsPerIteration / best / 1e9;
     }
 
+    /// <summary>
+    /// Integer dot-product peak in GOP/s (a u8 x s8 multiply-add counts 2 ops) on the quantized matmul's own
+    /// instruction sequence (<see cref="Int8Paths.Best"/>: VPDPBUSD where there is AVX-VNNI), across the pool's threads.
+    /// </summary>
+    public static double MeasureInt8Peak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3)
+    {
+        var job = new Int8Job { Iterations = iterationsPerThread / 10 };
+        pool.Run(job, pool.Threads);
+        job.Iterations = iterationsPerThread;
+        double best = double.MaxValue;
+        for (int r = 0; r < repetitions; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pool.Run(job, pool.Threads);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        return pool.Threads * iterationsPerThread * (double)Int8Job.OpsPerIteration / best / 1e9;
+    }
+
+    sealed class Int8Job : IParallelWork
+    {
+        const int Chains = 12;
+        public long Iterations;
+        public int Sink;
+
+        public static int OpsPerIteration => Chains * 2 * 4 * Int8Paths.Best switch
+        {
+            Int8Path.AvxVnni or Int8Path.Avx2 => VnniLanes.Count,
+            Int8Path.Avx512 => Avx512Lanes.Count,
+            Int8Path.Vector128 => PortableLanes.Count,
+            _ => 1,
+        };
+
+        public void Execute(int index) => Sink += Int8Paths.Best switch
+        {
+            Int8Path.AvxVnni => Run<Vector256<int>, Vector256<float>, VnniLanes>(Iterations),
+            Int8Path.Avx512 => Run<Vector512<int>, Vector512<float>, Avx512Lanes>(Iterations),
+            Int8Path.Avx2 => Run<Vector256<int>, Vector256<float>, Avx2Lanes>(Iterations),
+            Int8Path.Vector128 => Run<Vector128<int>, Vector128<float>, PortableLanes>(Iterations),
+            _ => Run<int, float, ScalarInt8Lanes>(Iterations),
+        };
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        static int Run<TI, TF, TL>(long n) where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
+        {
+            TI w = TL.Splat(0x01020304), x = TL.Splat(0x01FF01FF);
+            TI a0 = w, a1 = w, a2 = w, a3 = w, a4 = w, a5 = w, a6 = w, a7 = w, a8 = w, a9 = w, a10 = w, a11 = w;
+            for (long i = 0; i < n; i++)
+            {
+                a0 = TL.Dot(a0, w, x); a1 = TL.Dot(a1, w, x); a2 = TL.Dot(a2, w, x); a3 = TL.Dot(a3, w, x);
+                a4 = TL.Dot(a4, w, x); a5 = TL.Dot(a5, w, x); a6 = TL.Dot(a6, w, x); a7 = TL.Dot(a7, w, x);
+                a8 = TL.Dot(a8, w, x); a9 = TL.Dot(a9, w, x); a10 = TL.Dot(a10, w, x); a11 = TL.Dot(a11, w, x);
+            }
+            TI sum = TL.Add(TL.Add(TL.Add(a0, a1), TL.Add(a2, a3)), TL.Add(TL.Add(a4, a5), TL.Add(a6, a7)));
+            sum = TL.Add(sum, TL.Add(TL.Add(a8, a9), TL.Add(a10, a11)));
+            return sum.GetHashCode();
+        }
+    }
+
     sealed class ReadJob : IParallelWork
     {
         public float* Data;

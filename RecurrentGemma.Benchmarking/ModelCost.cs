@@ -1,4 +1,5 @@
 using RecurrentGemma.Core.Config;
+using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.State;
 
 namespace RecurrentGemma.Benchmarking;
@@ -31,6 +32,16 @@ public static class ModelCost
         double untiedEmbeddingRow = c.TieWordEmbeddings ? 0 : c.HiddenSize;
         return (long)(2 * (LayerMatrixWeights(c) + head + untiedEmbeddingRow)) + SequenceState.BytesFor(c);
     }
+
+    /// <summary>
+    /// Bytes a decode step of one sequence moves for this loaded model: its matrices as packed (a quantized format's codes
+    /// and scales; the tied head once) plus the state.
+    /// </summary>
+    public static long DecodeBytesPerToken(RecurrentGemmaModel model) => model.Weights.StreamBytesPerToken + SequenceState.BytesFor(model.Config);
+
+    /// <summary>Bytes one decode step of <paramref name="batch"/> sequences must move with this model's packed weights.</summary>
+    public static double DecodeStepBytes(RecurrentGemmaModel model, int batch) =>
+        DecodeBytesPerToken(model) + (batch - 1.0) * SequenceState.BytesFor(model.Config);
 
     /// <summary>FLOPs of feeding <paramref name="tokens"/> tokens from position 0 and producing logits for the last.</summary>
     public static double PrefillFlops(ModelConfig c, int tokens)

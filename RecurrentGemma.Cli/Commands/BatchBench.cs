@@ -53,7 +53,7 @@ internal static class BatchBench
         else
         {
             stdout.WriteLine($"model {model.Source}, {model.Threads} threads; prompt {prompt} (prefilled once, forked to every sequence), {gen} tokens per sequence");
-            stdout.WriteLine($"machine read bandwidth {bandwidth:F1} GB/s, FMA peak {fma:F0} GFLOP/s; weights {weights / 1e9:F2} GB, state {state / 1e6:F1} MB per sequence");
+            stdout.WriteLine($"machine read bandwidth {bandwidth:F1} GB/s, {PeakName(model)} peak {fma:F0} GOP/s; weights {weights / 1e9:F2} GB, state {state / 1e6:F1} MB per sequence");
             stdout.WriteLine(" batch   decode tok/s   roofline   states (MB)   peak RSS (GB)");
             foreach (var p in points)
                 stdout.WriteLine($"{p.Batch,6} {p.DecodeTokensPerSecond,14:F2} {p.Roofline,10:P1} {p.Batch * state / 1e6,13:F1} {p.PeakRssBytes / 1e9,15:F2}");
@@ -101,7 +101,7 @@ internal static class BatchBench
         else
         {
             stdout.WriteLine($"model {model.Source}, {model.Threads} threads; prompt {prompt}; aggregate decode tok/s over {steps} steps once every sequence has generated N tokens");
-            stdout.WriteLine($"machine read bandwidth {bandwidth:F1} GB/s, FMA peak {fma:F0} GFLOP/s");
+            stdout.WriteLine($"machine read bandwidth {bandwidth:F1} GB/s, {PeakName(model)} peak {fma:F0} GOP/s");
             stdout.WriteLine("generated " + string.Concat(sizes.Select(b => $"{"batch " + b,18}")));
             foreach (int depth in depths)
                 stdout.WriteLine($"{depth,9} " + string.Concat(points.Where(p => p.Depth == depth).Select(p => $"{p.DecodeTokensPerSecond,10:F2} ({p.Roofline,5:P0})")));
@@ -115,6 +115,9 @@ internal static class BatchBench
     }
 
     /// <summary>Opens the JSON object with what every batch report starts with: the model, threads, prompt and machine limits.</summary>
+    /// <summary>The compute roofline the model's matmuls run against: f32 FMA for bf16, the int8 dot peak for q8 / q4.</summary>
+    static string PeakName(RecurrentGemmaModel model) => model.Weights.Format == WeightFormat.Bf16 ? "FMA (f32)" : "int8 dot";
+
     static void WriteRunFields(System.Text.Json.Utf8JsonWriter w, RecurrentGemmaModel model, int prompt, double bandwidth, double fma)
     {
         w.WriteStartObject();
@@ -122,6 +125,7 @@ internal static class BatchBench
         w.WriteNumber("threads", model.Threads);
         w.WriteNumber("prompt_tokens", prompt);
         w.WriteNumber("bandwidth_gb_s", Math.Round(bandwidth, 2));
-        w.WriteNumber("fma_gflop_s", Math.Round(fma, 1));
+        w.WriteNumber(model.Weights.Format == WeightFormat.Bf16 ? "fma_gflop_s" : "int8_gop_s", Math.Round(fma, 1));
+        w.WriteString("weights", model.Weights.Format.Name());
     }
 }

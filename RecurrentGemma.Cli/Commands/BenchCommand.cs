@@ -61,8 +61,9 @@ public static class BenchCommand
     static void WriteTable(GenerationBenchmarkResult r, TextWriter o)
     {
         o.WriteLine($"model {r.Model}, {r.Threads} threads, {r.Simd}");
-        o.WriteLine($"machine      read bandwidth {r.BandwidthGBs:F1} GB/s, FMA peak {r.FmaGflops:F0} GFLOP/s (f32)");
-        o.WriteLine($"prefill      {r.PromptTokens,6} tokens  {r.PrefillTokensPerSecond,8:F2} tok/s  {r.PrefillRoofline,6:P1} of FMA roofline ({r.PrefillFlops / r.PromptTokens / 1e9:F2} GFLOP/token)");
+        o.WriteLine($"machine      read bandwidth {r.BandwidthGBs:F1} GB/s, FMA peak {r.FmaGflops:F0} GFLOP/s (f32), int8 dot peak {r.Int8Gops:F0} GOP/s ({r.Int8Path})");
+        o.WriteLine($"weights      {r.Weights}: {r.WeightBytes / 1e9:F2} GB; prefill is measured against the {(r.Weights == "bf16" ? "FMA" : "int8 dot")} peak");
+        o.WriteLine($"prefill      {r.PromptTokens,6} tokens  {r.PrefillTokensPerSecond,8:F2} tok/s  {r.PrefillRoofline,6:P1} of {(r.Weights == "bf16" ? "FMA" : "int8")} roofline ({r.PrefillFlops / r.PromptTokens / 1e9:F2} GOP/token)");
         o.WriteLine($"first token  {r.TimeToFirstTokenSeconds,8:F3} s");
         o.WriteLine($"decode       {r.GenTokens,6} tokens  {r.DecodeTokensPerSecond,8:F2} tok/s  {r.DecodeRoofline,6:P1} of bandwidth roofline ({r.DecodeBytesPerToken / 1e9:F2} GB/token)");
         if (r.DecodeMilestones.Count > 1)

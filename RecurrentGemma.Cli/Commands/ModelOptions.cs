@@ -20,6 +20,12 @@ public sealed class ModelOptions
         DefaultValueFactory = _ => 0,
     };
 
+    public Option<string?> Weights { get; } = new("--weights")
+    {
+        Description = "weight format: bf16 (the checkpoint's precision), q8 (8.5 bits a weight) or q4 (4.5 bits); "
+            + "a checkpoint is quantized at load, a packed folder from 'rgemma convert' loads as it was written (default: as stored)",
+    };
+
     readonly bool _demoDefault;
 
     /// <param name="demoDefault">Whether a missing --model means the built-in demo model (text commands) or is an error.</param>
@@ -39,7 +45,19 @@ public sealed class ModelOptions
         command.Options.Add(Model);
         if (withTokenizer) command.Options.Add(Tokenizer);
         command.Options.Add(Threads);
+        command.Options.Add(Weights);
     }
+
+    /// <summary>--weights, or null where not given (the source's own format).</summary>
+    public WeightFormat? WeightFormatOf(ParseResult parse) => parse.GetValue(Weights) switch
+    {
+        null => null,
+        var text when WeightFormats.TryParse(text, out var format) => format,
+        var text => throw new UsageException($"--weights: '{text}' is not a weight format; expected {WeightFormats.Accepted}"),
+    };
+
+    public ModelLoadOptions LoadOptions(ParseResult parse, Action<double>? progress = null) =>
+        new() { Threads = ThreadCount(parse), Weights = WeightFormatOf(parse), Progress = progress };
 
     public int ThreadCount(ParseResult parse)
     {
@@ -56,8 +74,8 @@ public sealed class ModelOptions
         return DemoModel.Directory;
     }
 
-    public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(Spec(parse, null), ThreadCount(parse));
+    public RecurrentGemmaModel Open(ParseResult parse) => RecurrentGemmaModel.Open(Spec(parse, null), LoadOptions(parse));
 
     public TextGenerator OpenGenerator(ParseResult parse, TextWriter stderr, ProgressBar progress) =>
-        TextGenerator.Open(Spec(parse, stderr), parse.GetValue(Tokenizer), ThreadCount(parse), progress.For("loading"));
+        TextGenerator.Open(Spec(parse, stderr), LoadOptions(parse, progress.For("loading")), parse.GetValue(Tokenizer));
 }

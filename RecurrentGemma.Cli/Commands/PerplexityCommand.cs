@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using RecurrentGemma.Core.Generation;
+using RecurrentGemma.Core.Model;
 
 namespace RecurrentGemma.Cli.Commands;
 
@@ -14,8 +15,12 @@ public static class PerplexityCommand
         var file = new Option<string>("--file") { Description = "UTF-8 text file to score", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "score at most this many tokens (0 = all)", DefaultValueFactory = _ => 0 };
         var chunk = new Option<int>("--chunk") { Description = "tokens per forward pass (the result does not depend on it)", DefaultValueFactory = _ => 64 };
-        var json = new Option<bool>("--json") { Description = "print {\"mean_nll\", \"perplexity\", \"tokens\"}" };
-        var command = new Command("perplexity", "Score a text: <bos> + its tokens, mean negative log-likelihood per token and perplexity") { file, maxTokens, chunk, json };
+        var json = new Option<bool>("--json") { Description = "print {\"mean_nll\", \"perplexity\", \"tokens\"} (and \"mean_kl\", \"top1_agreement\" with --compare-weights)" };
+        var compare = new Option<string?>("--compare-weights")
+        {
+            Description = "also load the model in this format (bf16, q8 or q4) as the reference and report the mean KL divergence of the next-token distributions and the top-1 agreement",
+        };
+        var command = new Command("perplexity", "Score a text: <bos> + its tokens, mean negative log-likelihood per token and perplexity") { file, maxTokens, chunk, json, compare };
         model.AddTo(command, withTokenizer: true);
         command.SetAction((parse, cancellation) =>
         {
@@ -31,6 +36,14 @@ public static class PerplexityCommand
             int[] ids = tokenizer.Encode(text, addBos: true);
             if (limit > 0 && ids.Length > limit + 1) ids = ids[..(limit + 1)];
             var r = Perplexity.Evaluate(generator.Model, ids, chunkSize, cancellation);
+            DistributionComparisonResult? c = null;
+            if (parse.GetValue(compare) is { } referenceText)
+            {
+                if (!WeightFormats.TryParse(referenceText, out var referenceFormat))
+                    throw new UsageException($"--compare-weights: '{referenceText}' is not a weight format; expected {WeightFormats.Accepted}");
+                using var reference = RecurrentGemmaModel.Open(model.Spec(parse, null), model.LoadOptions(parse) with { Weights = referenceFormat });
+                c = DistributionComparison.Evaluate(reference, generator.Model, ids.AsSpan(0, ids.Length - 1), chunkSize, cancellation);
+            }
             var inv = CultureInfo.InvariantCulture;
             if (parse.GetValue(json))
             {
@@ -40,6 +53,11 @@ public static class PerplexityCommand
                     w.WriteNumber("mean_nll", r.MeanNll);
                     w.WriteNumber("perplexity", r.Perplexity);
                     w.WriteNumber("tokens", r.Tokens);
+                    if (c is not null)
+                    {
+                        w.WriteNumber("mean_kl", c.MeanKl);
+                        w.WriteNumber("top1_agreement", c.Top1Agreement);
+                    }
                     w.WriteEndObject();
                 });
             }
@@ -48,6 +66,11 @@ public static class PerplexityCommand
                 stdout.WriteLine($"tokens       {r.Tokens} scored (after <bos>)");
                 stdout.WriteLine($"mean NLL     {r.MeanNll.ToString("F6", inv)} nats/token");
                 stdout.WriteLine($"perplexity   {r.Perplexity.ToString("F4", inv)}");
+                if (c is not null)
+                {
+                    stdout.WriteLine($"mean KL      {c.MeanKl.ToString("G4", inv)} nats/position against {parse.GetValue(compare)} ({c.Positions} positions)");
+                    stdout.WriteLine($"top-1        {c.Top1Agreement.ToString("P2", inv)} agreement");
+                }
             }
             return Task.FromResult(0);
         });

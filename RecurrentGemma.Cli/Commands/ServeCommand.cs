@@ -56,8 +56,8 @@ public static class ServeCommand
             try { options.Validate(); }
             catch (ServerOptionException e) { throw new UsageException($"{Flag(e.Option)}: {e.Problem}"); }
             string? tokenizer = parse.GetValue(model.Tokenizer);
-            int threads = model.ThreadCount(parse);
-            var server = await RgemmaServer.StartAsync(options, scheduler => TextGenerator.Open(spec, tokenizer, threads, schedulerOptions: scheduler), stderr);
+            var load = model.LoadOptions(parse);
+            var server = await RgemmaServer.StartAsync(options, scheduler => TextGenerator.Open(spec, load, tokenizer, scheduler), stderr);
             string url = server.Urls[0];
             stderr.WriteLine($"rgemma: listening on {url}; loading {options.ModelName} ...");
             try

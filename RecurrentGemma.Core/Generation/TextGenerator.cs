@@ -31,12 +31,16 @@ public sealed class TextGenerator : IDisposable
     /// model directory's tokenizer.model when there is one.
     /// </summary>
     public static TextGenerator Open(string modelSpec, string? tokenizerPath = null, int threads = 0, Action<double>? loadProgress = null,
-        SchedulerOptions? schedulerOptions = null)
+        SchedulerOptions? schedulerOptions = null) =>
+        Open(modelSpec, new ModelLoadOptions { Threads = threads, Progress = loadProgress }, tokenizerPath, schedulerOptions);
+
+    /// <inheritdoc cref="Open(string, string?, int, Action{double}?, SchedulerOptions?)"/>
+    public static TextGenerator Open(string modelSpec, ModelLoadOptions loadOptions, string? tokenizerPath = null, SchedulerOptions? schedulerOptions = null)
     {
         GemmaTokenizer? tokenizer = tokenizerPath is not null ? GemmaTokenizer.Load(tokenizerPath)
             : File.Exists(Path.Combine(modelSpec, GemmaTokenizer.FileName)) ? GemmaTokenizer.Load(modelSpec)
             : null;
-        var model = RecurrentGemmaModel.Open(modelSpec, threads, loadProgress);
+        var model = RecurrentGemmaModel.Open(modelSpec, loadOptions);
         try
         {
             return new TextGenerator(model, tokenizer) { SchedulerOptions = (schedulerOptions ?? new SchedulerOptions()).Validate() };

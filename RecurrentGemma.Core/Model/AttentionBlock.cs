@@ -23,7 +23,7 @@ internal static class AttentionBlock
         var profile = buf.Profile;
         long t = profile.Start();
         var qkv = buf.Fused.AsSpan(0, rows * fused);
-        MatMulBf16.Multiply(u, rows, w.QueryKeyValue, default, qkv, pool);
+        w.QueryKeyValue.Multiply(u, rows, default, qkv, pool);
         t = profile.Lap(StepPhase.Matmul, t);
         for (int r = 0; r < rows; r++)
         {
@@ -57,7 +57,7 @@ internal static class AttentionBlock
         }
         t = profile.Lap(StepPhase.Attention, t);
 
-        MatMulBf16.Multiply(attended, rows, w.Output, w.OutputBias, output, pool);
+        w.Output.Multiply(attended, rows, w.OutputBias, output, pool);
         profile.Lap(StepPhase.Matmul, t);
     }
 }

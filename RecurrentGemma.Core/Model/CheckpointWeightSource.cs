@@ -9,7 +9,8 @@ namespace RecurrentGemma.Core.Model;
 
 /// <summary>
 /// Tensors from a memory-mapped checkpoint, checked by name and shape. BF16 matrices are packed straight from the
-/// mapping (in parallel on the pool); F32/F16 ones are rounded to bf16 (round-to-nearest-even) on the way.
+/// mapping (in parallel on the pool); F32/F16 ones are rounded to bf16 (round-to-nearest-even, vectorized) on the way,
+/// and a quantized format quantizes from the file's own precision.
 /// </summary>
 internal sealed unsafe class CheckpointWeightSource(Checkpoint.Checkpoint checkpoint) : IWeightSource
 {
@@ -17,7 +18,7 @@ internal sealed unsafe class CheckpointWeightSource(Checkpoint.Checkpoint checkp
 
     public bool Contains(string name) => checkpoint.Contains(name);
 
-    public PackedBf16Matrix Dense(string[] names, int[] outDims, int inDim, WorkerPool? pool)
+    public PackedMatrix Dense(string[] names, int[] outDims, int inDim, MatrixFormat format, WorkerPool? pool)
     {
         var parts = new (SafetensorsTensor Tensor, nint Data, int FirstRow)[names.Length];
         int total = 0;
@@ -28,17 +29,45 @@ internal sealed unsafe class CheckpointWeightSource(Checkpoint.Checkpoint checkp
             parts[i] = (tensor, (nint)file.DataPointer(tensor), total);
             total += outDims[i];
         }
-        return PackedBf16Matrix.Create(total, inDim, (o, row) =>
+        (SafetensorsDType DType, nint Row) Locate(int o)
         {
             int part = parts.Length - 1;
             while (parts[part].FirstRow > o) part--;
             var (tensor, data, firstRow) = parts[part];
-            long start = (long)(o - firstRow) * inDim;
-            if (tensor.DType == SafetensorsDType.BF16)
-                new ReadOnlySpan<ushort>((ushort*)data + start, inDim).CopyTo(row);
-            else
-                for (int k = 0; k < inDim; k++) row[k] = Bf16.FromFloat(ReadElement(tensor, (byte*)data, start + k));
+            return (tensor.DType, data + (nint)((long)(o - firstRow) * inDim * tensor.DType.ElementSize()));
+        }
+        if (format == MatrixFormat.Bf16)
+            return PackedBf16Matrix.Create(total, inDim, (o, row) =>
+            {
+                var (dtype, src) = Locate(o);
+                if (dtype == SafetensorsDType.BF16) new ReadOnlySpan<ushort>((void*)src, inDim).CopyTo(row);
+                else
+                {
+                    var floats = RowScratch(inDim);
+                    ReadRow(dtype, (byte*)src, floats);
+                    Bf16.FromFloat(floats, row);
+                }
+            }, pool);
+        return PackedQuantMatrix.Quantize(format, total, inDim, (o, row) =>
+        {
+            var (dtype, src) = Locate(o);
+            ReadRow(dtype, (byte*)src, row);
         }, pool);
+    }
+
+    [ThreadStatic] static float[]? t_row;
+
+    static Span<float> RowScratch(int n) => (t_row is { } r && r.Length >= n ? r : t_row = new float[n]).AsSpan(0, n);
+
+    /// <summary>One row of a BF16, F16 or F32 tensor as f32, vectorized (unaligned: the format aligns data to 8 bytes at most).</summary>
+    static void ReadRow(SafetensorsDType dtype, byte* src, Span<float> row)
+    {
+        switch (dtype)
+        {
+            case SafetensorsDType.BF16: Bf16.ToFloat(new ReadOnlySpan<ushort>(src, row.Length), row); break;
+            case SafetensorsDType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, row.Length), row); break;
+            default: new ReadOnlySpan<float>(src, row.Length).CopyTo(row); break;
+        }
     }
 
     public PackedBf16Matrix BlockDiagonal(string name, int blocks, int width) =>

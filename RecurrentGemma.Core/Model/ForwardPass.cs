@@ -210,7 +210,7 @@ public sealed class ForwardPass
             g += p.LogitRows;
         }
         RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows, _pool);
-        MatMulBf16.Multiply(gathered, logitRows, _weights.Head, default, destination, _pool);
+        _weights.Head.Multiply(gathered, logitRows, default, destination, _pool);
         if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination, destination);
         _buf.Profile.Lap(StepPhase.LogitsHead, t);
     }

@@ -7,9 +7,9 @@ namespace RecurrentGemma.Core.Model;
 public sealed class MlpWeights
 {
     /// <summary>[2M, H]: gate_proj rows, then up_proj rows.</summary>
-    public required PackedBf16Matrix GateUp { get; init; }
+    public required PackedMatrix GateUp { get; init; }
     public required float[] GateUpBias { get; init; }
-    public required PackedBf16Matrix Down { get; init; }
+    public required PackedMatrix Down { get; init; }
     public required float[] DownBias { get; init; }
 }
 
@@ -17,17 +17,17 @@ public sealed class MlpWeights
 public sealed class RecurrentWeights
 {
     /// <summary>[2E, H]: linear_y rows, then linear_x rows (both read the block input).</summary>
-    public required PackedBf16Matrix LinearYX { get; init; }
+    public required PackedMatrix LinearYX { get; init; }
     public required float[] LinearYXBias { get; init; }
-    public required PackedBf16Matrix LinearOut { get; init; }
+    public required PackedMatrix LinearOut { get; init; }
     public required float[] LinearOutBias { get; init; }
     /// <summary>Conv taps, tap-major [Wc, E] (repacked from HF's [E, 1, Wc] so the kernel runs over channels).</summary>
     public required float[] ConvWeight { get; init; }
     public required float[] ConvBias { get; init; }
     /// <summary>Block-diagonal: one [bw, bw] block per head (HF stores [block, in, out]).</summary>
-    public required PackedBf16Matrix InputGate { get; init; }
+    public required PackedMatrix InputGate { get; init; }
     public required float[] InputGateBias { get; init; }
-    public required PackedBf16Matrix RecurrentGate { get; init; }
+    public required PackedMatrix RecurrentGate { get; init; }
     public required float[] RecurrentGateBias { get; init; }
     /// <summary>-8 softplus(recurrent_param): log_a = Decay * sigmoid(gate_a).</summary>
     public required float[] Decay { get; init; }
@@ -37,8 +37,8 @@ public sealed class RecurrentWeights
 public sealed class AttentionWeights
 {
     /// <summary>[nh*hd + 2*hd, H]: q_proj, k_proj and v_proj rows stacked (no biases).</summary>
-    public required PackedBf16Matrix QueryKeyValue { get; init; }
-    public required PackedBf16Matrix Output { get; init; }
+    public required PackedMatrix QueryKeyValue { get; init; }
+    public required PackedMatrix Output { get; init; }
     public required float[] OutputBias { get; init; }
 }
 

@@ -15,12 +15,12 @@ internal static class MlpBlock
         var hidden = buf.A.AsSpan(0, rows * m);
         var profile = buf.Profile;
         long t = profile.Start();
-        MatMulBf16.Multiply(u, rows, w.GateUp, w.GateUpBias, gateUp, pool);
+        w.GateUp.Multiply(u, rows, w.GateUpBias, gateUp, pool);
         t = profile.Lap(StepPhase.Matmul, t);
         // Row r of gateUp is [gate | up]: hidden = gelu(gate) * up, rows across the pool.
         Elementwise.MapRows(new GeluTanhMultiplyOperator(), gateUp, 2 * m, 0, m, m, hidden, m, rows, pool);
         t = profile.Lap(StepPhase.Elementwise, t);
-        MatMulBf16.Multiply(hidden, rows, w.Down, w.DownBias, output, pool);
+        w.Down.Multiply(hidden, rows, w.DownBias, output, pool);
         profile.Lap(StepPhase.Matmul, t);
     }
 }

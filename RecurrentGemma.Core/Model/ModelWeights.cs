@@ -6,18 +6,52 @@ using RecurrentGemma.Kernels.Parallel;
 namespace RecurrentGemma.Core.Model;
 
 /// <summary>
-/// All parameters of a model, checked against the config. Every matrix is repacked once into the matmul's panel layout
-/// (<see cref="PackedBf16Matrix"/>, bf16); the source (a memory-mapped checkpoint) is released after loading, so one
-/// copy of the weights is resident. Vectors (biases, norms, conv, decay) are small and kept as f32 arrays.
+/// All parameters of a model, checked against the config. Every matrix is repacked once into a packed layout of the
+/// requested <see cref="WeightFormat"/> (<see cref="FormatOf"/> says which matrix gets which); the source (a
+/// memory-mapped checkpoint) is released after loading, so one copy of the weights is resident. Vectors (biases, norms,
+/// conv, decay) are small and kept as f32 arrays.
 /// </summary>
 public sealed class ModelWeights : IDisposable
 {
-    readonly List<PackedBf16Matrix> _matrices = [];
+    readonly List<PackedMatrix> _matrices = [];
 
-    /// <summary>The token embedding, [V, H]; rows are read with <see cref="PackedBf16Matrix.ReadRow"/>.</summary>
-    public PackedBf16Matrix Embedding { get; private set; } = null!;
+    /// <summary>The format asked for at load (individual matrices may differ: <see cref="FormatOf"/>).</summary>
+    public WeightFormat Format { get; private set; }
+    /// <summary>The token embedding, [V, H]; rows are read with <see cref="PackedMatrix.ReadRow"/>.</summary>
+    public PackedMatrix Embedding { get; private set; } = null!;
     /// <summary>The output head: lm_head.weight when present and untied, else the embedding itself (no copy).</summary>
-    public PackedBf16Matrix Head { get; private set; } = null!;
+    public PackedMatrix Head { get; private set; } = null!;
+    public IReadOnlyList<PackedMatrix> Matrices => _matrices;
+
+    /// <summary>Which kind of matrix a format applies to (see <see cref="FormatOf"/>).</summary>
+    public enum MatrixKind { Embedding, Linear, Gate }
+
+    /// <summary>
+    /// The format policy, part of each format's definition: the RG-LRU gates (block-diagonal, 2% of the weights, and
+    /// they set the recurrence's decay) stay bf16 in every format; everything else, the tied embedding/head included,
+    /// takes the requested format. RESULTS.md has the measurements behind it.
+    /// </summary>
+    public static MatrixFormat FormatOf(MatrixKind kind, WeightFormat requested) => kind == MatrixKind.Gate ? MatrixFormat.Bf16 : requested switch
+    {
+        WeightFormat.Q8 => MatrixFormat.Q8,
+        WeightFormat.Q4 => MatrixFormat.Q4,
+        _ => MatrixFormat.Bf16,
+    };
+
+    /// <summary>
+    /// Bytes one decode step streams from the matrices: each once (the tied head is the embedding); an untied embedding
+    /// is only looked up, one row.
+    /// </summary>
+    public long StreamBytesPerToken
+    {
+        get
+        {
+            long n = 0;
+            foreach (var m in _matrices) n += m.StreamBytes;
+            if (Head != Embedding) n -= Embedding.StreamBytes - Embedding.StreamBytes / Embedding.OutDim;
+            return n;
+        }
+    }
     public float[] FinalNormScale { get; private set; } = [];
     public LayerWeights[] Layers { get; private set; } = [];
 
@@ -36,16 +70,18 @@ public sealed class ModelWeights : IDisposable
 
     /// <summary>Loads from a checkpoint; the caller may dispose the checkpoint afterwards (nothing points into it).</summary>
     /// <param name="progress">Called with the fraction loaded (0..1) after the embedding and after each layer.</param>
-    public static ModelWeights Load(Checkpoint.Checkpoint checkpoint, ModelConfig config, WorkerPool? pool = null, Action<double>? progress = null) =>
-        Build(new CheckpointWeightSource(checkpoint), config, pool, progress);
+    public static ModelWeights Load(Checkpoint.Checkpoint checkpoint, ModelConfig config, WorkerPool? pool = null, Action<double>? progress = null,
+        WeightFormat format = WeightFormat.Bf16) =>
+        Build(new CheckpointWeightSource(checkpoint), config, format, pool, progress);
 
     /// <summary>Deterministic random weights of the config's real shapes (synthetic models for benchmarks and tests).</summary>
-    public static ModelWeights CreateSynthetic(ModelConfig config, ulong seed, WorkerPool? pool = null, Action<double>? progress = null) =>
-        Build(new SyntheticWeightSource(seed), config, pool, progress);
+    public static ModelWeights CreateSynthetic(ModelConfig config, ulong seed, WorkerPool? pool = null, Action<double>? progress = null,
+        WeightFormat format = WeightFormat.Bf16) =>
+        Build(new SyntheticWeightSource(seed), config, format, pool, progress);
 
-    static ModelWeights Build(IWeightSource source, ModelConfig config, WorkerPool? pool, Action<double>? progress)
+    static ModelWeights Build(IWeightSource source, ModelConfig config, WeightFormat format, WorkerPool? pool, Action<double>? progress)
     {
-        var weights = new ModelWeights();
+        var weights = new ModelWeights { Format = format };
         try
         {
             new Loader(source, config, weights, pool, progress).LoadAll();
@@ -69,11 +105,11 @@ public sealed class ModelWeights : IDisposable
         public void LoadAll()
         {
             int h = c.HiddenSize, v = c.VocabSize;
-            target.Embedding = Dense("model.embed_tokens.weight", v, h);
+            target.Embedding = Dense(MatrixKind.Embedding, ["model.embed_tokens.weight"], [v], h);
             // Tied (every released model): the head is the embedding, and a stored lm_head.weight is ignored, as in HF
             // (which overwrites it) and the reference (which has none).
             target.Head = c.TieWordEmbeddings ? target.Embedding
-                : source.Contains("lm_head.weight") ? Dense("lm_head.weight", v, h)
+                : source.Contains("lm_head.weight") ? Dense(MatrixKind.Embedding, ["lm_head.weight"], [v], h)
                 : throw new CheckpointException($"{source.Description}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false (expected shape [{v}, {h}])");
             target.FinalNormScale = NormScale("model.final_norm.weight", h);
             var layers = new LayerWeights[c.NumLayers];
@@ -126,7 +162,7 @@ public sealed class ModelWeights : IDisposable
                 LinearOutBias = source.Floats(p + "linear_out.bias", [h]),
                 ConvWeight = convTapMajor,
                 ConvBias = source.Floats(p + "conv_1d.bias", [e]),
-                InputGate = Keep(source.BlockDiagonal(p + "rg_lru.input_gate_weight", nh, bw)),
+                InputGate = Keep(source.BlockDiagonal(p + "rg_lru.input_gate_weight", nh, bw)),   // MatrixKind.Gate: always bf16
                 InputGateBias = source.Floats(p + "rg_lru.input_gate_bias", [nh, bw]),
                 RecurrentGate = Keep(source.BlockDiagonal(p + "rg_lru.recurrent_gate_weight", nh, bw)),
                 RecurrentGateBias = source.Floats(p + "rg_lru.recurrent_gate_bias", [nh, bw]),
@@ -152,11 +188,14 @@ public sealed class ModelWeights : IDisposable
             return w;
         }
 
-        PackedBf16Matrix Dense(string name, int rows, int cols) => Dense([name], [rows], cols);
+        PackedMatrix Dense(string name, int rows, int cols) => Dense(MatrixKind.Linear, [name], [rows], cols);
 
-        PackedBf16Matrix Dense(string[] names, int[] rows, int cols) => Keep(source.Dense(names, rows, cols, pool));
+        PackedMatrix Dense(string[] names, int[] rows, int cols) => Dense(MatrixKind.Linear, names, rows, cols);
 
-        PackedBf16Matrix Keep(PackedBf16Matrix m)
+        PackedMatrix Dense(MatrixKind kind, string[] names, int[] rows, int cols) =>
+            Keep(source.Dense(names, rows, cols, FormatOf(kind, target.Format), pool));
+
+        PackedMatrix Keep(PackedMatrix m)
         {
             target._matrices.Add(m);
             return m;

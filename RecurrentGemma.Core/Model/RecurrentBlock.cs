@@ -25,7 +25,7 @@ internal static class RecurrentBlock
         var profile = buf.Profile;
         long t = profile.Start();
         var yx = buf.Fused.AsSpan(0, 2 * n);
-        MatMulBf16.Multiply(u, rows, w.LinearYX, w.LinearYXBias, yx, pool);
+        w.LinearYX.Multiply(u, rows, w.LinearYXBias, yx, pool);
         t = profile.Lap(StepPhase.Matmul, t);
         // Row r of yx is [y | x]: y = gelu(y) across the pool; x is split off for the conv.
         Elementwise.MapRows(new GeluTanhOperator(), yx, 2 * e, 0, e, y, e, rows, pool);
@@ -48,8 +48,8 @@ internal static class RecurrentBlock
         CausalConv1D.ApplyBatch(x, buf.ConvChunks.AsMemory(0, pieces.Length), w.ConvWeight, w.ConvBias, conv, pool);
 
         t = profile.Lap(StepPhase.Recurrence, t);
-        MatMulBf16.Multiply(conv, rows, w.InputGate, w.InputGateBias, gateX, pool);
-        MatMulBf16.Multiply(conv, rows, w.RecurrentGate, w.RecurrentGateBias, gateA, pool);
+        w.InputGate.Multiply(conv, rows, w.InputGateBias, gateX, pool);
+        w.RecurrentGate.Multiply(conv, rows, w.RecurrentGateBias, gateA, pool);
         t = profile.Lap(StepPhase.Matmul, t);
 
         var gated = x;   // linear_x output is consumed by the conv; reuse its buffer for h * y
@@ -58,7 +58,7 @@ internal static class RecurrentBlock
         Array.Clear(buf.LruChunks, 0, pieces.Length);
 
         t = profile.Lap(StepPhase.Recurrence, t);
-        MatMulBf16.Multiply(gated, rows, w.LinearOut, w.LinearOutBias, output, pool);
+        w.LinearOut.Multiply(gated, rows, w.LinearOutBias, output, pool);
         profile.Lap(StepPhase.Matmul, t);
     }
 }

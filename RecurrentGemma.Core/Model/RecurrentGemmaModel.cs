@@ -1,5 +1,6 @@
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
+using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
@@ -37,18 +38,25 @@ public sealed class RecurrentGemmaModel : IDisposable
     /// <param name="threads">Threads per forward pass; 0 = one per processor.</param>
     /// <param name="progress">Called with the fraction of weights loaded (0..1).</param>
     public static RecurrentGemmaModel Open(string spec, int threads = 0, Action<double>? progress = null) =>
-        spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? CreateSynthetic(spec, threads, progress) : Load(spec, threads, progress);
+        Open(spec, new ModelLoadOptions { Threads = threads, Progress = progress });
+
+    public static RecurrentGemmaModel Open(string spec, ModelLoadOptions options) =>
+        spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? CreateSynthetic(spec, options) : Load(spec, options);
 
     /// <summary>Loads a checkpoint directory (config.json + model.safetensors or a sharded index). The files are unmapped afterwards.</summary>
-    public static RecurrentGemmaModel Load(string directory, int threads = 0, Action<double>? progress = null)
+    public static RecurrentGemmaModel Load(string directory, int threads = 0, Action<double>? progress = null) =>
+        Load(directory, new ModelLoadOptions { Threads = threads, Progress = progress });
+
+    public static RecurrentGemmaModel Load(string directory, ModelLoadOptions options)
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"model directory {directory} does not exist");
         var config = ModelConfigJson.Load(Path.Combine(directory, "config.json"));
-        var pool = new WorkerPool(threads);
+        var pool = new WorkerPool(options.Threads);
         try
         {
             using var checkpoint = Checkpoint.Checkpoint.Open(directory);
-            return new RecurrentGemmaModel(config, ModelWeights.Load(checkpoint, config, pool, progress), pool, directory);
+            var weights = ModelWeights.Load(checkpoint, config, pool, options.Progress, options.Weights ?? WeightFormat.Bf16);
+            return new RecurrentGemmaModel(config, weights, pool, directory);
         }
         catch
         {
@@ -57,7 +65,7 @@ public sealed class RecurrentGemmaModel : IDisposable
         }
     }
 
-    static RecurrentGemmaModel CreateSynthetic(string spec, int threads, Action<double>? progress)
+    static RecurrentGemmaModel CreateSynthetic(string spec, ModelLoadOptions options)
     {
         string shape = spec[SyntheticPrefix.Length..];
         var config = shape switch
@@ -67,10 +75,11 @@ public sealed class RecurrentGemmaModel : IDisposable
             _ when File.Exists(shape) => ModelConfigJson.Load(shape),
             _ => throw new ModelConfigException($"model spec '{spec}': expected random:2b, random:9b or random:<path to an existing config.json>"),
         };
-        var pool = new WorkerPool(threads);
+        var pool = new WorkerPool(options.Threads);
         try
         {
-            return new RecurrentGemmaModel(config, ModelWeights.CreateSynthetic(config, seed: 1, pool, progress), pool, spec);
+            var weights = ModelWeights.CreateSynthetic(config, seed: 1, pool, options.Progress, options.Weights ?? WeightFormat.Bf16);
+            return new RecurrentGemmaModel(config, weights, pool, spec);
         }
         catch
         {

@@ -16,18 +16,29 @@ internal sealed class SyntheticWeightSource(ulong seed) : IWeightSource
 
     public bool Contains(string name) => name != "lm_head.weight";
 
-    public PackedBf16Matrix Dense(string[] names, int[] outDims, int inDim, WorkerPool? pool)
+    /// <summary>The bf16 model's weights; a quantized format quantizes those same bf16 values.</summary>
+    public PackedMatrix Dense(string[] names, int[] outDims, int inDim, MatrixFormat format, WorkerPool? pool)
     {
         var streams = Array.ConvertAll(names, Stream);
         float halfWidth = MathF.Sqrt(3f / inDim);
         int total = 0;
         foreach (int d in outDims) total += d;
-        return PackedBf16Matrix.Create(total, inDim, (o, row) =>
+        (ulong Stream, long First) Locate(int o)
         {
             int part = 0;
             while (o >= outDims[part]) o -= outDims[part++];
-            long first = (long)o * row.Length;
-            for (int k = 0; k < row.Length; k++) row[k] = Bf16.FromFloat(halfWidth * Uniform(streams[part], first + k));
+            return (streams[part], (long)o * inDim);
+        }
+        if (format == MatrixFormat.Bf16)
+            return PackedBf16Matrix.Create(total, inDim, (o, row) =>
+            {
+                var (stream, first) = Locate(o);
+                for (int k = 0; k < row.Length; k++) row[k] = Bf16.FromFloat(halfWidth * Uniform(stream, first + k));
+            }, pool);
+        return PackedQuantMatrix.Quantize(format, total, inDim, (o, row) =>
+        {
+            var (stream, first) = Locate(o);
+            for (int k = 0; k < row.Length; k++) row[k] = Bf16.Round(halfWidth * Uniform(stream, first + k));
         }, pool);
     }
 

@@ -18,7 +18,7 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// </para>
 /// Owns 64-byte-aligned native memory; dispose to free it.
 /// </summary>
-public sealed unsafe class PackedBf16Matrix : IDisposable
+public sealed unsafe class PackedBf16Matrix : PackedMatrix
 {
     public const int PanelWidth = 32;
 
@@ -28,13 +28,15 @@ public sealed unsafe class PackedBf16Matrix : IDisposable
     public int OutPerGroup { get; }
     public int InPerGroup { get; }
     public int PanelsPerGroup { get; }
-    public int OutDim => Groups * OutPerGroup;
-    public int InDim => Groups * InPerGroup;
+    public override MatrixFormat Format => MatrixFormat.Bf16;
+    public override int OutDim => Groups * OutPerGroup;
+    public override int InDim => Groups * InPerGroup;
     public int Panels => Groups * PanelsPerGroup;
     /// <summary>Bytes of packed weights (including zero padding).</summary>
-    public long SizeInBytes => (long)Panels * InPerGroup * PanelWidth * sizeof(ushort);
+    public override long SizeInBytes => (long)Panels * InPerGroup * PanelWidth * sizeof(ushort);
     /// <summary>Bytes of the real weights (what a GEMV must stream).</summary>
     public long WeightBytes => (long)OutDim * InPerGroup * sizeof(ushort);
+    public override long StreamBytes => WeightBytes;
 
     internal ushort* Data => _data != null ? _data : throw new ObjectDisposedException(nameof(PackedBf16Matrix));
 
@@ -136,11 +138,10 @@ public sealed unsafe class PackedBf16Matrix : IDisposable
     }
 
     /// <summary>W[o, 0..in) of a dense matrix widened to f32: an embedding row when this matrix is the (tied) head.</summary>
-    public void ReadRow(int o, Span<float> destination)
+    public override void ReadRow(int o, Span<float> destination)
     {
         if (Groups != 1) throw new InvalidOperationException("ReadRow needs a dense (one-group) matrix");
-        if ((uint)o >= (uint)OutDim) throw new ArgumentOutOfRangeException(nameof(o), o, $"row must be in [0, {OutDim})");
-        if (destination.Length < InPerGroup) throw new ArgumentException($"destination needs {InPerGroup} floats", nameof(destination));
+        CheckRow(o, destination);
         ushort* src = Data + PackedIndex(PanelsPerGroup, InPerGroup, 0, o, 0);
         for (int k = 0; k < InPerGroup; k++) destination[k] = Bf16.ToFloat(src[(long)k * PanelWidth]);
     }
@@ -148,7 +149,10 @@ public sealed unsafe class PackedBf16Matrix : IDisposable
     /// <summary>W[g, o, k] as stored (for tests and diagnostics).</summary>
     public ushort Get(int g, int o, int k) => Data[PackedIndex(PanelsPerGroup, InPerGroup, g, o, k)];
 
-    public void Dispose()
+    public override void Multiply(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool) =>
+        MatMulBf16.Multiply(x, rows, this, bias, y, pool);
+
+    public override void Dispose()
     {
         if (_data == null) return;
         NativeBuffer.Free(_data);

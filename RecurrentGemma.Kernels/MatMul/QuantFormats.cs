@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+
+namespace RecurrentGemma.Kernels.MatMul;
+
+/// <summary>
+/// How one quantized format stores a 32-column x 32-k block of a panel: eight "quads" (4 consecutive k) of codes, then
+/// the 32 columns' bf16 scales in the bf16 panel's lane order (lane j = column j low, column 16 + j high). A weight is
+/// (code - <see cref="Offset"/>) * scale; codes are unsigned so VPDPBUSD can take them as its u8 operand, and the
+/// offset is paid once per block as -Offset * sum(x) in the accumulator's start value.
+/// </summary>
+internal unsafe interface IQuantFormat
+{
+    static abstract MatrixFormat Format { get; }
+    static abstract int Offset { get; }
+    static abstract int QuadBytes { get; }
+    /// <summary>Codes of columns [s*Count, (s+1)*Count) and [16 + s*Count, 16 + (s+1)*Count) of one quad.</summary>
+    static abstract void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>;
+    /// <summary>Quantizes one column's 32 weights of a block (zeros past the matrix edge) into codes; returns the bf16 scale.</summary>
+    static abstract ushort Quantize(float* weights, byte* codes);
+    /// <summary>Writes 32 columns' codes (column c's 32 codes at codes + 32c) into a block's quads.</summary>
+    static abstract void Interleave(byte* codes, byte* block);
+    /// <summary>Writes code <paramref name="code"/> of (column c, k j in the block) into the block's quads.</summary>
+    static abstract void Put(byte* block, int c, int j, byte code);
+    static abstract int Get(byte* block, int c, int j);
+}
+
+/// <summary>
+/// q8: codes w/scale + 128 in [1, 255], scale = max|w| / 127 rounded to bf16. A quad is 128 bytes: columns 0-15 (four
+/// bytes each), then columns 16-31. Block: 1024 + 64 bytes = 8.5 bits a weight.
+/// </summary>
+internal unsafe struct Q8Format : IQuantFormat
+{
+    public static MatrixFormat Format => MatrixFormat.Q8;
+    public static int Offset => 128;
+    public static int QuadBytes => 128;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
+    {
+        lo = TL.Load(quad + s * 4 * TL.Count);
+        hi = TL.Load(quad + 64 + s * 4 * TL.Count);
+    }
+
+    public static ushort Quantize(float* weights, byte* codes) => BlockQuantizer.Q8(weights, codes, BlockQuantizer.Vectorized);
+
+    public static void Interleave(byte* codes, byte* block)
+    {
+        for (int q = 0; q < 8; q++)
+            for (int c = 0; c < 32; c++)
+                *(uint*)(block + q * 128 + (c < 16 ? 4 * c : 64 + 4 * (c - 16))) = *(uint*)(codes + 32 * c + 4 * q);
+    }
+
+    static int Index(int c, int j) => j / 4 * 128 + (c < 16 ? 4 * c : 64 + 4 * (c - 16)) + j % 4;
+    public static void Put(byte* block, int c, int j, byte code) => block[Index(c, j)] = code;
+    public static int Get(byte* block, int c, int j) => block[Index(c, j)];
+}
+
+/// <summary>
+/// q4: codes w/scale + 8 in [0, 15], scale = -m / 8 for the weight m of largest magnitude (so m itself is exact at
+/// code 0, as llama.cpp's Q4_0), rounded to bf16. A quad is 64 bytes: byte i holds element i of columns 0-15 in its
+/// low nibble and element i of columns 16-31 in its high nibble, so one load and two masks give both halves at any
+/// vector width. Block: 512 + 64 bytes = 4.5 bits a weight.
+/// </summary>
+internal unsafe struct Q4Format : IQuantFormat
+{
+    public static MatrixFormat Format => MatrixFormat.Q4;
+    public static int Offset => 8;
+    public static int QuadBytes => 64;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
+    {
+        var v = TL.Load(quad + s * 4 * TL.Count);
+        lo = TL.LowNibbles(v);
+        hi = TL.HighNibbles(v);
+    }
+
+    public static ushort Quantize(float* weights, byte* codes) => BlockQuantizer.Q4(weights, codes, BlockQuantizer.Vectorized);
+
+    public static void Interleave(byte* codes, byte* block)
+    {
+        for (int c = 0; c < 16; c++)
+        {
+            byte* lo = codes + 32 * c, hi = codes + 32 * (c + 16);
+            for (int j = 0; j < 32; j++) block[j / 4 * 64 + 4 * c + j % 4] = (byte)(lo[j] | hi[j] << 4);
+        }
+    }
+
+    static int Index(int c, int j) => j / 4 * 64 + 4 * (c % 16) + j % 4;
+
+    public static void Put(byte* block, int c, int j, byte code)
+    {
+        byte* p = block + Index(c, j);
+        *p = c < 16 ? (byte)((*p & 0xF0) | code) : (byte)((*p & 0x0F) | code << 4);
+    }
+
+    public static int Get(byte* block, int c, int j) => c < 16 ? block[Index(c, j)] & 0x0F : block[Index(c, j)] >> 4;
+}
