@@ -24,6 +24,7 @@ public static class CliApp
             TokenizeCommands.Tokenize(stdin, stdout),
             TokenizeCommands.Detokenize(stdin, stdout),
             ServeCommand.Create(stdout, stderr),
+            ConvertCommand.Create(stdout, stderr, progress),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -17,6 +17,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public string Path { get; }
     public long Length { get; }
     public IReadOnlyDictionary<string, SafetensorsTensor> Tensors { get; }
+    /// <summary>The header's <c>__metadata__</c> (string to string; empty when there is none).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; private init; } = new Dictionary<string, string>();
 
     SafetensorsFile(string path, long length, Dictionary<string, SafetensorsTensor> tensors, MemoryMappedFile map, MemoryMappedViewAccessor view)
     {
@@ -34,6 +36,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         Dictionary<string, SafetensorsTensor> tensors;
+        Dictionary<string, string> metadata;
         long length;
         try
         {
@@ -49,7 +52,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 throw new CheckpointException($"{path}: header length {headerLength} exceeds the {SafetensorsHeader.MaxHeaderBytes}-byte limit");
             var header = new byte[headerLength];
             stream.ReadExactly(header);
-            tensors = SafetensorsHeader.Parse(header, 8 + (long)headerLength, length, path);
+            tensors = SafetensorsHeader.Parse(header, 8 + (long)headerLength, length, path, out metadata);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -66,7 +69,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 map.Dispose();
                 throw new CheckpointException($"{path}: file shrank while being opened");
             }
-            return new SafetensorsFile(path, length, tensors, map, view);
+            return new SafetensorsFile(path, length, tensors, map, view) { Metadata = metadata };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -11,7 +11,12 @@ public static class SafetensorsHeader
     /// <summary>Headers above this are refused: real checkpoints stay under a few hundred KB, and a corrupt length must not allocate gigabytes.</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
-    public static Dictionary<string, SafetensorsTensor> Parse(ReadOnlySpan<byte> json, long dataStart, long fileLength, string file)
+    public static Dictionary<string, SafetensorsTensor> Parse(ReadOnlySpan<byte> json, long dataStart, long fileLength, string file) =>
+        Parse(json, dataStart, fileLength, file, out _);
+
+    /// <summary>As <see cref="Parse(ReadOnlySpan{byte}, long, long, string)"/>, also returning the <c>__metadata__</c> string map (empty if none).</summary>
+    public static Dictionary<string, SafetensorsTensor> Parse(ReadOnlySpan<byte> json, long dataStart, long fileLength, string file,
+        out Dictionary<string, string> metadata)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json.ToArray()); }
@@ -21,13 +26,31 @@ public static class SafetensorsHeader
         }
         using (doc)
         {
-            try { return ParseRoot(doc.RootElement, dataStart, fileLength, file); }
+            try
+            {
+                metadata = ParseMetadata(doc.RootElement, file);
+                return ParseRoot(doc.RootElement, dataStart, fileLength, file);
+            }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
             {
                 // e.g. a string with an unpaired surrogate escape: valid JSON, invalid text.
                 throw new CheckpointException($"{file}: the safetensors header has unreadable text ({e.Message})", e);
             }
         }
+    }
+
+    static Dictionary<string, string> ParseMetadata(JsonElement root, string file)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("__metadata__", out var m)) return metadata;
+        if (m.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{file}: __metadata__ must be an object of strings, found {m.ValueKind}");
+        foreach (var entry in m.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.String)
+                throw new CheckpointException($"{file}: __metadata__ entry '{entry.Name}' must be a string, found {entry.Value.ValueKind}");
+            metadata[entry.Name] = entry.Value.GetString()!;
+        }
+        return metadata;
     }
 
     static Dictionary<string, SafetensorsTensor> ParseRoot(JsonElement root, long dataStart, long fileLength, string file)

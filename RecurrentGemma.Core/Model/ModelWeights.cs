@@ -68,6 +68,30 @@ public sealed class ModelWeights : IDisposable
 
     ModelWeights() { }
 
+    /// <summary>
+    /// The resident bytes of this config's matrices in a format, from shapes alone (what <c>rgemma info</c> reports
+    /// without loading anything): the same matrices the loader builds, each as its format packs it (tested against
+    /// loaded models).
+    /// </summary>
+    public static long PackedBytes(ModelConfig c, WeightFormat format)
+    {
+        long Dense(MatrixKind kind, int rows, int cols) => FormatOf(kind, format) switch
+        {
+            MatrixFormat.Bf16 => PackedBf16Matrix.SizeOf(1, rows, cols),
+            var f => PackedQuantMatrix.SizeOf(f, rows, cols),
+        };
+        int h = c.HiddenSize, v = c.VocabSize, m = c.MlpWidth, e = c.LruWidth;
+        long n = Dense(MatrixKind.Embedding, v, h) * (c.TieWordEmbeddings ? 1 : 2);
+        for (int l = 0; l < c.NumLayers; l++)
+        {
+            n += Dense(MatrixKind.Linear, 2 * m, h) + Dense(MatrixKind.Linear, h, m);
+            n += c.LayerType(l) == BlockType.Recurrent
+                ? Dense(MatrixKind.Linear, 2 * e, h) + Dense(MatrixKind.Linear, h, e) + 2 * PackedBf16Matrix.SizeOf(c.NumHeads, c.LruBlockWidth, c.LruBlockWidth)
+                : Dense(MatrixKind.Linear, c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim, h) + Dense(MatrixKind.Linear, h, c.NumHeads * c.HeadDim);
+        }
+        return n;
+    }
+
     /// <summary>Loads from a checkpoint; the caller may dispose the checkpoint afterwards (nothing points into it).</summary>
     /// <param name="progress">Called with the fraction loaded (0..1) after the embedding and after each layer.</param>
     public static ModelWeights Load(Checkpoint.Checkpoint checkpoint, ModelConfig config, WorkerPool? pool = null, Action<double>? progress = null,
@@ -79,7 +103,7 @@ public sealed class ModelWeights : IDisposable
         WeightFormat format = WeightFormat.Bf16) =>
         Build(new SyntheticWeightSource(seed), config, format, pool, progress);
 
-    static ModelWeights Build(IWeightSource source, ModelConfig config, WeightFormat format, WorkerPool? pool, Action<double>? progress)
+    internal static ModelWeights Build(IWeightSource source, ModelConfig config, WeightFormat format, WorkerPool? pool, Action<double>? progress)
     {
         var weights = new ModelWeights { Format = format };
         try

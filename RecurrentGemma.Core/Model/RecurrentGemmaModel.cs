@@ -1,6 +1,6 @@
 using RecurrentGemma.Core.Config;
 using RecurrentGemma.Core.State;
-using RecurrentGemma.Kernels.MatMul;
+using RecurrentGemma.Core.Packed;
 using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Model;
@@ -18,7 +18,11 @@ public sealed class RecurrentGemmaModel : IDisposable
     /// <summary>Threads a forward pass uses (the caller's included).</summary>
     public int Threads => Pool.Threads;
     /// <summary>The SIMD path the kernels run on this machine (Vector512, Vector256, Vector128 or Scalar; RGEMMA_SIMD caps it).</summary>
-    public string VectorWidth => Kernels.Simd.Best.ToString();
+    public string VectorWidth => MachineVectorWidth;
+    /// <summary>The SIMD path this machine's kernels run (before any model is loaded).</summary>
+    public static string MachineVectorWidth => Kernels.Simd.Best.ToString();
+    /// <summary>The integer dot-product path the quantized kernels run here (AvxVnni, Avx512, Avx2, Vector128 or Scalar; RGEMMA_INT8 picks one).</summary>
+    public static string MachineInt8Path => Kernels.MatMul.Int8Paths.Best.ToString();
     /// <summary>What the model was loaded from: a directory or a "random:..." spec.</summary>
     public string Source { get; }
     internal WorkerPool Pool { get; }
@@ -47,6 +51,10 @@ public sealed class RecurrentGemmaModel : IDisposable
     public static RecurrentGemmaModel Load(string directory, int threads = 0, Action<double>? progress = null) =>
         Load(directory, new ModelLoadOptions { Threads = threads, Progress = progress });
 
+    /// <summary>
+    /// Loads a checkpoint directory, or a packed folder written by <see cref="PackedModel.Convert"/> (whose matrices are
+    /// used in place, mapped: the files stay open while the model lives).
+    /// </summary>
     public static RecurrentGemmaModel Load(string directory, ModelLoadOptions options)
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"model directory {directory} does not exist");
@@ -54,8 +62,22 @@ public sealed class RecurrentGemmaModel : IDisposable
         var pool = new WorkerPool(options.Threads);
         try
         {
-            using var checkpoint = Checkpoint.Checkpoint.Open(directory);
-            var weights = ModelWeights.Load(checkpoint, config, pool, options.Progress, options.Weights ?? WeightFormat.Bf16);
+            var checkpoint = Checkpoint.Checkpoint.Open(directory);
+            ModelWeights weights;
+            if (PackedModel.FormatOf(checkpoint) is { } packed)
+            {
+                if (options.Weights is { } asked && asked != packed)
+                    throw new CheckpointException($"{directory} is a packed {packed.Name()} model; open it with weights {packed.Name()} (or none), "
+                        + $"or convert the original checkpoint to {asked.Name()}");
+                var mapping = new SharedMapping(checkpoint);
+                try { weights = ModelWeights.Build(new PackedWeightSource(checkpoint, mapping), config, packed, pool, options.Progress); }
+                finally { mapping.Dispose(); }   // the views hold the mapping from here on
+            }
+            else
+            {
+                using (checkpoint)
+                    weights = ModelWeights.Load(checkpoint, config, pool, options.Progress, options.Weights ?? WeightFormat.Bf16);
+            }
             return new RecurrentGemmaModel(config, weights, pool, directory);
         }
         catch
@@ -65,16 +87,22 @@ public sealed class RecurrentGemmaModel : IDisposable
         }
     }
 
-    static RecurrentGemmaModel CreateSynthetic(string spec, ModelLoadOptions options)
+    /// <summary>The config a random:... spec names.</summary>
+    public static ModelConfig SyntheticConfig(string spec)
     {
-        string shape = spec[SyntheticPrefix.Length..];
-        var config = shape switch
+        string shape = spec.StartsWith(SyntheticPrefix, StringComparison.Ordinal) ? spec[SyntheticPrefix.Length..] : spec;
+        return shape switch
         {
             "2b" => ModelConfig.RecurrentGemma2B,
             "9b" => ModelConfig.RecurrentGemma9B,
             _ when File.Exists(shape) => ModelConfigJson.Load(shape),
             _ => throw new ModelConfigException($"model spec '{spec}': expected random:2b, random:9b or random:<path to an existing config.json>"),
         };
+    }
+
+    static RecurrentGemmaModel CreateSynthetic(string spec, ModelLoadOptions options)
+    {
+        var config = SyntheticConfig(spec);
         var pool = new WorkerPool(options.Threads);
         try
         {

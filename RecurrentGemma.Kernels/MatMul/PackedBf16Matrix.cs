@@ -16,13 +16,14 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// group g reads inputs [g*InPerGroup, (g+1)*InPerGroup) and writes outputs [g*OutPerGroup, (g+1)*OutPerGroup).
 /// A dense matrix is one group. Each group's panels are padded with zero columns to a multiple of 32.
 /// </para>
-/// Owns 64-byte-aligned native memory; dispose to free it.
+/// Owns 64-byte-aligned native memory (dispose to free it), or is a view of a mapped packed file kept alive by its owner.
 /// </summary>
 public sealed unsafe class PackedBf16Matrix : PackedMatrix
 {
     public const int PanelWidth = 32;
 
     ushort* _data;
+    readonly IDisposable? _owner;
 
     public int Groups { get; }
     public int OutPerGroup { get; }
@@ -40,7 +41,7 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
 
     internal ushort* Data => _data != null ? _data : throw new ObjectDisposedException(nameof(PackedBf16Matrix));
 
-    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup)
+    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup, ushort* data = null, IDisposable? owner = null)
     {
         if (groups <= 0 || outPerGroup <= 0 || inPerGroup <= 0)
             throw new ArgumentException($"matrix dimensions must be positive: {groups} groups of [{outPerGroup}, {inPerGroup}]");
@@ -48,7 +49,29 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
         OutPerGroup = outPerGroup;
         InPerGroup = inPerGroup;
         PanelsPerGroup = (outPerGroup + PanelWidth - 1) / PanelWidth;
-        _data = (ushort*)NativeBuffer.Allocate(SizeInBytes);
+        _owner = owner;
+        _data = data != null ? data : (ushort*)NativeBuffer.Allocate(SizeInBytes);
+    }
+
+    /// <summary>Bytes a matrix of this shape occupies packed.</summary>
+    public static long SizeOf(int groups, int outPerGroup, int inPerGroup) =>
+        (long)groups * ((outPerGroup + PanelWidth - 1) / PanelWidth) * inPerGroup * PanelWidth * sizeof(ushort);
+
+    /// <summary>A view of data already in this layout (a mapped packed file): no copy; <paramref name="owner"/> is disposed with the matrix.</summary>
+    public static PackedBf16Matrix View(int groups, int outPerGroup, int inPerGroup, byte* data, IDisposable owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        if (data == null) throw new ArgumentNullException(nameof(data));
+        return new PackedBf16Matrix(groups, outPerGroup, inPerGroup, (ushort*)data, owner);
+    }
+
+    /// <summary>Copies the packed bytes to <paramref name="destination"/> (to write a packed file).</summary>
+    public override void CopyTo(Stream destination)
+    {
+        const int Chunk = 1 << 24;
+        byte* p = (byte*)Data;
+        for (long at = 0; at < SizeInBytes; at += Chunk)
+            destination.Write(new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, SizeInBytes - at)));
     }
 
     /// <summary>Where W[g, o, k] lives in the packed buffer.</summary>
@@ -155,10 +178,14 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     public override void Dispose()
     {
         if (_data == null) return;
-        NativeBuffer.Free(_data);
+        if (_owner is null) NativeBuffer.Free(_data);
+        else _owner.Dispose();
         _data = null;
         GC.SuppressFinalize(this);
     }
 
-    ~PackedBf16Matrix() => Dispose();
+    ~PackedBf16Matrix()
+    {
+        if (_owner is null && _data != null) NativeBuffer.Free(_data);
+    }
 }

@@ -22,6 +22,9 @@ public abstract class PackedMatrix : IDisposable
     /// <summary>W[o, 0..in) as f32 (dequantized): an embedding row when this matrix is the tied head.</summary>
     public abstract void ReadRow(int o, Span<float> destination);
 
+    /// <summary>Writes the packed bytes, as they are in memory, to <paramref name="destination"/> (a packed model file).</summary>
+    public abstract void CopyTo(Stream destination);
+
     public abstract void Dispose();
 
     protected void CheckRow(int o, Span<float> destination)

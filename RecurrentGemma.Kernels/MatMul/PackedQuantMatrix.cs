@@ -67,7 +67,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     }
 
     /// <summary>Copies the packed bytes to <paramref name="destination"/> in chunks (a matrix may exceed 2 GB).</summary>
-    public void CopyTo(Stream destination)
+    public override void CopyTo(Stream destination)
     {
         const int Chunk = 1 << 24;
         for (long at = 0; at < SizeInBytes; at += Chunk)

@@ -38,10 +38,10 @@ public class CliTextCommandsTests
     public void Progress_bar_only_on_a_terminal()
     {
         var terminal = new StringWriter();
-        Assert.Equal(0, CliApp.Run(["info"], TextReader.Null, new StringWriter(), terminal, stderrIsTerminal: true));
+        Assert.Equal(0, CliApp.Run(["generate", "ROMEO:", "--max-tokens", "1"], TextReader.Null, new StringWriter(), terminal, stderrIsTerminal: true));
         Assert.Contains("\rloading [##############################] 100%", terminal.ToString());
         var piped = new StringWriter();
-        Assert.Equal(0, CliApp.Run(["info"], TextReader.Null, new StringWriter(), piped, stderrIsTerminal: false));
+        Assert.Equal(0, CliApp.Run(["generate", "ROMEO:", "--max-tokens", "1"], TextReader.Null, new StringWriter(), piped, stderrIsTerminal: false));
         Assert.DoesNotContain("loading [", piped.ToString());
         Assert.Null(new ProgressBar(piped, enabled: false).For("x"));
     }
