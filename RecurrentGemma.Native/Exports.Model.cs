@@ -52,6 +52,28 @@ public static unsafe partial class Exports
         return Status.Ok;
     });
 
+    [UnmanagedCallersOnly(EntryPoint = "rg_model_options_init")]
+    public static Status ModelOptionsInit(ModelOptions* options) => Guard(() =>
+    {
+        Arguments.NotNull(options, "rg_model_options_init", "options");
+        *options = ModelOptions.Defaults();
+        return Status.Ok;
+    });
+
+    /// <summary>rg_model_load with options: threads and the weight format (quantize at load, or a packed folder's own).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "rg_model_load_ex")]
+    public static Status ModelLoadEx(byte* path, ModelOptions* options, nint* outModel) => Guard(() =>
+    {
+        const string F = "rg_model_load_ex";
+        Arguments.NotNull(outModel, F, "out_model");
+        *outModel = 0;
+        string spec = Arguments.Utf8(path, F, "path");
+        Arguments.NotNull(options, F, "options");
+        var generator = TextGenerator.Open(spec, options->ToLoadOptions(F));
+        *outModel = Handles.Models.Add(new NativeModel(generator));
+        return Status.Ok;
+    });
+
     [UnmanagedCallersOnly(EntryPoint = "rg_model_free")]
     public static Status ModelFree(nint model) => Guard(() =>
     {

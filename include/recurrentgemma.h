@@ -52,6 +52,21 @@ typedef enum rg_stop_reason {
                                 a few tokens the engine produced before it saw the stop */
 } rg_stop_reason;
 
+/* The weight format a model is held in (rg_model_options.weights). */
+typedef enum rg_weights {
+    RG_WEIGHTS_AS_STORED = 0, /* bf16 for a Hugging Face checkpoint; a packed folder's own format */
+    RG_WEIGHTS_BF16 = 1,      /* 16 bits a weight */
+    RG_WEIGHTS_Q8 = 2,        /* int8, one bf16 scale per 32 weights: 8.5 bits (quantized at load from bf16/f16/f32) */
+    RG_WEIGHTS_Q4 = 3         /* 4-bit, one bf16 scale per 32 weights: 4.5 bits */
+} rg_weights;
+
+/* How to load a model. Always start from rg_model_options_init (threads 0, weights as stored), then change fields. */
+typedef struct rg_model_options {
+    uint32_t size;    /* sizeof(rg_model_options), set by rg_model_options_init */
+    int32_t threads;  /* 0 = one per processor */
+    int32_t weights;  /* rg_weights */
+} rg_model_options;
+
 /* Opaque handles. */
 typedef struct rg_model rg_model;
 typedef struct rg_session rg_session;
@@ -99,6 +114,13 @@ rg_status rg_sampling_params_init(rg_sampling_params *params);
 /* Loads a Hugging Face checkpoint directory (config.json, *.safetensors, optional tokenizer.model), or
  * "random:2b" / "random:9b" for synthetic weights. threads: 0 = one per processor. On error *out_model is NULL. */
 rg_status rg_model_load(const char *path, int32_t threads, rg_model **out_model);
+
+/* Fills *options with the defaults and its size. */
+rg_status rg_model_options_init(rg_model_options *options);
+
+/* rg_model_load with options (threads, weight format). A packed folder from 'rgemma convert' loads in place; asking
+ * it for another format is RG_ERROR_MODEL. On error *out_model is NULL. */
+rg_status rg_model_load_ex(const char *path, const rg_model_options *options, rg_model **out_model);
 
 /* Frees the model and all its sessions. NULL is allowed (no-op). */
 rg_status rg_model_free(rg_model *model);

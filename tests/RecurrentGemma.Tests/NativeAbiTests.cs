@@ -1,3 +1,4 @@
+using RecurrentGemma.Core.Model;
 using System.Runtime.InteropServices;
 using System.Text;
 using RecurrentGemma.Core.Serving;
@@ -77,6 +78,42 @@ public unsafe class NativeAbiTests
         {
             handle.Free();
         }
+    }
+
+    static Status LoadEx(string path, ModelOptions* options, out nint model)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(path + "\0");
+        nint handle;
+        Status s;
+        fixed (byte* p = utf8) s = ((delegate* unmanaged<byte*, ModelOptions*, nint*, Status>)&Exports.ModelLoadEx)(p, options, &handle);
+        model = handle;
+        return s;
+    }
+
+    [Fact]
+    public void Model_options_pick_the_weight_format_and_are_checked_field_by_field()
+    {
+        ModelOptions o;
+        Assert.Equal(Status.Ok, ((delegate* unmanaged<ModelOptions*, Status>)&Exports.ModelOptionsInit)(&o));
+        Assert.Equal((uint)sizeof(ModelOptions), o.Size);
+        Assert.Equal(0, o.Weights);
+        o.Weights = 2;   // RG_WEIGHTS_Q8
+        o.Threads = 2;
+        Assert.Equal(Status.Ok, LoadEx(TestData.DemoModel, &o, out nint model));
+        Assert.NotEqual(0, model);
+        Assert.Equal(WeightFormat.Q8, Handles.Models.Get(model, "test", "model").Generator.Model.Weights.Format);
+        Assert.Equal(Status.Ok, FreeModel(model));
+
+        o.Weights = 4;
+        Assert.Equal(Status.InvalidArgument, LoadEx(TestData.DemoModel, &o, out model));
+        Assert.Equal(0, model);
+        Assert.Equal("rg_model_load_ex: options->weights is 4; expected RG_WEIGHTS_AS_STORED (0), RG_WEIGHTS_BF16 (1), RG_WEIGHTS_Q8 (2) or RG_WEIGHTS_Q4 (3)", LastError());
+        o.Weights = 0;
+        o.Size = 4;
+        Assert.Equal(Status.InvalidArgument, LoadEx(TestData.DemoModel, &o, out model));
+        Assert.Contains("options->size is 4; expected sizeof(rg_model_options) = 12", LastError());
+        Assert.Equal(Status.InvalidArgument, LoadEx(TestData.DemoModel, null, out model));
+        Assert.Equal("rg_model_load_ex: options is NULL", LastError());
     }
 
     [Fact]

@@ -15,6 +15,7 @@ public sealed class CliServeTests
     [InlineData("--host", "example.com", "--host: 'example.com' is not an IP address")]
     [InlineData("--cors", "nonsense", "--cors: 'nonsense' is not an origin")]
     [InlineData("--drain-seconds", "9999", "--drain-seconds: 9999 must be in [0, 600]")]
+    [InlineData("--weights", "q5", "--weights: 'q5' is not a weight format; expected bf16, q8 or q4")]
     public void Bad_flags_are_one_line_and_exit_2(string flag, string value, string message)
     {
         var (code, _, err) = flag == "--port" ? CliRunner.Run("serve", flag, value) : CliRunner.Run("serve", flag, value, "--port", "0");
@@ -33,10 +34,10 @@ public sealed class CliServeTests
     }
 
     [Fact]
-    public async Task Serves_the_demo_model_and_drains_on_sigterm()
+    public async Task Serves_the_demo_model_in_q8_and_drains_on_sigterm()
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "rgemma.dll"), "serve", "--port", "0"])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "rgemma.dll"), "serve", "--port", "0", "--weights", "q8"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
