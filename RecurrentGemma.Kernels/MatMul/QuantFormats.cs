@@ -6,15 +6,25 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// How one quantized format stores a 32-column x 32-k block of a panel: eight "quads" (4 consecutive k) of codes, then
 /// the 32 columns' bf16 scales in the bf16 panel's lane order (lane j = column j low, column 16 + j high). A weight is
 /// (code - <see cref="Offset"/>) * scale; codes are unsigned so VPDPBUSD can take them as its u8 operand, and the
-/// offset is paid once per block as -Offset * sum(x) in the accumulator's start value.
+/// offset is paid once per block as -Offset * sum(x) in the accumulator's start value. The kernel sees the columns
+/// of a quad as a low and a high half (<see cref="Load"/>); q4's high half comes as 16 x its codes (no shift), so its
+/// start value is <see cref="HighOffset"/> = 16 x 8 and its scale is multiplied by <see cref="HighScale"/> = 1/16, both
+/// exact, so the result is the same bits as with the plain codes.
 /// </summary>
 internal unsafe interface IQuantFormat
 {
     static abstract MatrixFormat Format { get; }
     static abstract int Offset { get; }
+    /// <summary>The offset as the high half's values carry it (Offset, or 16 x Offset for q4).</summary>
+    static abstract int HighOffset { get; }
+    /// <summary>What the high half's scales are multiplied by (1, or 1/16 for q4: exact).</summary>
+    static abstract float HighScale { get; }
     static abstract int QuadBytes { get; }
-    /// <summary>Codes of columns [s*Count, (s+1)*Count) and [16 + s*Count, 16 + (s+1)*Count) of one quad.</summary>
-    static abstract void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+    /// <summary>
+    /// Codes of columns [s*Count, (s+1)*Count) and [16 + s*Count, 16 + (s+1)*Count) of one quad, where
+    /// <paramref name="p"/> = quad + s * 4 * Count.
+    /// </summary>
+    static abstract void Load<TI, TF, TL>(byte* p, out TI lo, out TI hi)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>;
     /// <summary>Quantizes one column's 32 weights of a block (zeros past the matrix edge) into codes; returns the bf16 scale.</summary>
     static abstract ushort Quantize(float* weights, byte* codes);
@@ -33,14 +43,16 @@ internal unsafe struct Q8Format : IQuantFormat
 {
     public static MatrixFormat Format => MatrixFormat.Q8;
     public static int Offset => 128;
+    public static int HighOffset => 128;
+    public static float HighScale => 1f;
     public static int QuadBytes => 128;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+    public static void Load<TI, TF, TL>(byte* p, out TI lo, out TI hi)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
     {
-        lo = TL.Load(quad + s * 4 * TL.Count);
-        hi = TL.Load(quad + 64 + s * 4 * TL.Count);
+        lo = TL.Load(p);
+        hi = TL.Load(p + 64);
     }
 
     public static ushort Quantize(float* weights, byte* codes) => BlockQuantizer.Q8(weights, codes, BlockQuantizer.Vectorized);
@@ -67,15 +79,17 @@ internal unsafe struct Q4Format : IQuantFormat
 {
     public static MatrixFormat Format => MatrixFormat.Q4;
     public static int Offset => 8;
+    public static int HighOffset => 16 * 8;
+    public static float HighScale => 1f / 16;
     public static int QuadBytes => 64;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Load<TI, TF, TL>(byte* quad, int s, out TI lo, out TI hi)
+    public static void Load<TI, TF, TL>(byte* p, out TI lo, out TI hi)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
     {
-        var v = TL.Load(quad + s * 4 * TL.Count);
+        var v = TL.Load(p);
         lo = TL.LowNibbles(v);
-        hi = TL.HighNibbles(v);
+        hi = TL.HighNibbles16(v);
     }
 
     public static ushort Quantize(float* weights, byte* codes) => BlockQuantizer.Q4(weights, codes, BlockQuantizer.Vectorized);

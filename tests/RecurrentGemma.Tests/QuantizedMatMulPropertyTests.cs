@@ -75,7 +75,7 @@ public unsafe class QuantizedMatMulPropertyTests
     [Property(MaxTest = 40)]
     public void Quantized_matmul_equals_reference_bit_for_bit(byte rowsRaw, byte inRaw, byte outRaw, bool withBias, int seed)
     {
-        int rows = 1 + rowsRaw % 20, inDim = 1 + inRaw % 150, outDim = 1 + outRaw % 100;
+        int rows = rowsRaw % 3 == 0 ? 1 : 1 + rowsRaw % 20, inDim = 1 + inRaw % 150, outDim = 1 + outRaw;   // a third single rows: the decode tile over 4 panels (128+ columns)
         var rng = new Random(seed);
         var wf = Floats(rng, outDim * inDim);
         var x = Floats(rng, rows * inDim, 4f);
