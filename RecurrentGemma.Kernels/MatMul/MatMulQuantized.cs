@@ -117,22 +117,23 @@ public static unsafe class MatMulQuantized
             int col0 = panel * PanelWidth, cols = Math.Min(PanelWidth, w.OutDim - col0);
             byte* wp = w.Data + (long)panel * w.Blocks * w.BlockBytes;
             float* acc = stackalloc float[MaxTileRows * PanelWidth];
-            int subTiles = 16 / TL.Count, maxRows = TileRows;
-            for (int r0 = 0; r0 < Rows; r0 += maxRows)
+            // Tiles of equal height (8 rows: 4 + 4, not 6 + 2): a short last tile costs a whole pass over the panel.
+            int subTiles = 16 / TL.Count, tiles = (Rows + TileRows - 1) / TileRows, height = (Rows + tiles - 1) / tiles;
+            for (int r0 = 0; r0 < Rows; r0 += height)
             {
-                int n = Math.Min(maxRows, Rows - r0);
+                int n = Math.Min(height, Rows - r0);
                 var rows = new TileInput(A, r0, w.BlockBytes);
                 new Span<float>(acc, n * PanelWidth).Clear();
                 for (int s = 0; s < subTiles; s++)
                 {
                     switch (n)
                     {
-                        case 1: Tile<TI, TF, TL, TFL, TFmt, Rows1>(wp, s, rows, acc); break;
-                        case 2: Tile<TI, TF, TL, TFL, TFmt, Rows2>(wp, s, rows, acc); break;
-                        case 3: Tile<TI, TF, TL, TFL, TFmt, Rows3>(wp, s, rows, acc); break;
-                        case 4: Tile<TI, TF, TL, TFL, TFmt, Rows4>(wp, s, rows, acc); break;
-                        case 5: Tile<TI, TF, TL, TFL, TFmt, Rows5>(wp, s, rows, acc); break;
-                        default: Tile<TI, TF, TL, TFL, TFmt, Rows6>(wp, s, rows, acc); break;
+                        case 1: Tile<TI, TF, TL, TFL, TFmt, Rows1>(wp, s, r0 == 0 && s == 0, rows, acc); break;
+                        case 2: Tile<TI, TF, TL, TFL, TFmt, Rows2>(wp, s, r0 == 0 && s == 0, rows, acc); break;
+                        case 3: Tile<TI, TF, TL, TFL, TFmt, Rows3>(wp, s, r0 == 0 && s == 0, rows, acc); break;
+                        case 4: Tile<TI, TF, TL, TFL, TFmt, Rows4>(wp, s, r0 == 0 && s == 0, rows, acc); break;
+                        case 5: Tile<TI, TF, TL, TFL, TFmt, Rows5>(wp, s, r0 == 0 && s == 0, rows, acc); break;
+                        default: Tile<TI, TF, TL, TFL, TFmt, Rows6>(wp, s, r0 == 0 && s == 0, rows, acc); break;
                     }
                 }
                 for (int r = 0; r < n; r++)
@@ -173,7 +174,7 @@ public static unsafe class MatMulQuantized
     /// out around every dot (measured: two moves a dot with the f32 accumulators in registers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile<TI, TF, TL, TFL, TFmt, TR>(byte* panel, int s, in TileInput rows, float* acc)
+    static void Tile<TI, TF, TL, TFL, TFmt, TR>(byte* panel, int s, bool firstPass, in TileInput rows, float* acc)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
         where TFmt : struct, IQuantFormat where TR : struct, ITileRows
     {
@@ -185,7 +186,8 @@ public static unsafe class MatMulQuantized
         int* sums = rows.Sums;
         float* scales = rows.Scales;
         byte* block = panel;
-        bool prefetch = s == 0 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
+        // Only the first pass over a panel reads it from memory; later ones find it in L2.
+        bool prefetch = firstPass && System.Runtime.Intrinsics.X86.Sse.IsSupported;
         for (int b = 0; b < blocks; b++, block += blockBytes, x0 += BlockSize)
         {
             if (prefetch)
