@@ -42,29 +42,20 @@ public static unsafe class MachineLimits
     }
 
     /// <summary>f32 FMA peak in GFLOP/s (an FMA counts 2 flops) at the widest vector width, across the pool's threads.</summary>
-    public static double MeasureFmaPeak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3)
-    {
-        var job = new FmaJob { Iterations = iterationsPerThread / 10 };
-        pool.Run(job, pool.Threads);
-        job.Iterations = iterationsPerThread;
-        double best = double.MaxValue;
-        for (int r = 0; r < repetitions; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            pool.Run(job, pool.Threads);
-            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-        }
-        double flopsPerIteration = FmaJob.Chains * 2.0 * (int)Simd.Best;
-        return pool.Threads * iterationsPerThread * flopsPerIteration / best / 1e9;
-    }
+    public static double MeasureFmaPeak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3) =>
+        OperationsPerSecond(pool, new FmaJob(), FmaJob.Chains * 2.0 * (int)Simd.Best, iterationsPerThread, repetitions) / 1e9;
 
     /// <summary>
     /// Integer dot-product peak in GOP/s (a u8 x s8 multiply-add counts 2 ops) on the quantized matmul's own
     /// instruction sequence (<see cref="Int8Paths.Best"/>: VPDPBUSD where there is AVX-VNNI), across the pool's threads.
     /// </summary>
-    public static double MeasureInt8Peak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3)
+    public static double MeasureInt8Peak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3) =>
+        OperationsPerSecond(pool, new Int8Job(), Int8Job.OpsPerIteration, iterationsPerThread, repetitions) / 1e9;
+
+    /// <summary>A loop of independent chains on every thread: a short warm-up run, then the best of the repetitions.</summary>
+    static double OperationsPerSecond(WorkerPool pool, IPeakLoop job, double opsPerIteration, long iterationsPerThread, int repetitions)
     {
-        var job = new Int8Job { Iterations = iterationsPerThread / 10 };
+        job.Iterations = iterationsPerThread / 10;
         pool.Run(job, pool.Threads);
         job.Iterations = iterationsPerThread;
         double best = double.MaxValue;
@@ -74,13 +65,18 @@ public static unsafe class MachineLimits
             pool.Run(job, pool.Threads);
             best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
         }
-        return pool.Threads * iterationsPerThread * (double)Int8Job.OpsPerIteration / best / 1e9;
+        return pool.Threads * iterationsPerThread * opsPerIteration / best;
     }
 
-    sealed class Int8Job : IParallelWork
+    interface IPeakLoop : IParallelWork
+    {
+        long Iterations { set; }
+    }
+
+    sealed class Int8Job : IPeakLoop
     {
         const int Chains = 12;
-        public long Iterations;
+        public long Iterations { get; set; }
         public int Sink;
 
         public static int OpsPerIteration => Chains * 2 * 4 * Int8Paths.Best switch
@@ -154,10 +150,10 @@ public static unsafe class MachineLimits
         }
     }
 
-    sealed class FmaJob : IParallelWork
+    sealed class FmaJob : IPeakLoop
     {
         public const int Chains = 12;   // independent accumulators: enough to cover FMA latency x throughput
-        public long Iterations;
+        public long Iterations { get; set; }
         public float Sink;
 
         public void Execute(int index) => Sink += Simd.Best switch

@@ -41,9 +41,7 @@ public static unsafe class MatMulBf16
     public static void Multiply(ReadOnlySpan<float> x, int rows, PackedBf16Matrix w, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool, SimdWidth width)
     {
         if (rows <= 0) return;
-        if (x.Length < (long)rows * w.InDim) throw new ArgumentException($"x holds {x.Length} floats, expected {rows}x{w.InDim}", nameof(x));
-        if (y.Length < (long)rows * w.OutDim) throw new ArgumentException($"y holds {y.Length} floats, expected {rows}x{w.OutDim}", nameof(y));
-        if (!bias.IsEmpty && bias.Length != w.OutDim) throw new ArgumentException($"bias has {bias.Length} floats, expected {w.OutDim}", nameof(bias));
+        w.CheckMultiply(x, rows, bias, y);
         var job = t_job ??= new Job();
         fixed (float* xp = x, yp = y, bp = bias)
         {
@@ -53,15 +51,10 @@ public static unsafe class MatMulBf16
             job.Rows = rows;
             job.W = w;
             job.Width = width;
-            int threads = pool?.Threads ?? 1;
-            // A few tasks per thread balance the load; each task is a run of whole panels.
-            job.PanelsPerTask = Math.Max(1, w.Panels / (threads * 4));
-            if (rows <= MaxQuadRows) job.PanelsPerTask = (job.PanelsPerTask + QuadPanels - 1) / QuadPanels * QuadPanels;
-            int tasks = (w.Panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
+            job.PanelsPerTask = PanelSplit.PanelsPerTask(w.Panels, pool, rows <= MaxQuadRows ? QuadPanels : 1);
             try
             {
-                if (pool is null) for (int t = 0; t < tasks; t++) job.Execute(t);
-                else pool.Run(job, tasks);
+                PanelSplit.Run(job, w.Panels, job.PanelsPerTask, pool);
             }
             finally
             {

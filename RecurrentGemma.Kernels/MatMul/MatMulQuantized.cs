@@ -26,9 +26,7 @@ public static unsafe class MatMulQuantized
     public static void Multiply(ReadOnlySpan<float> x, int rows, PackedQuantMatrix w, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool, Int8Path path)
     {
         if (rows <= 0) return;
-        if (x.Length < (long)rows * w.InDim) throw new ArgumentException($"x holds {x.Length} floats, expected {rows}x{w.InDim}", nameof(x));
-        if (y.Length < (long)rows * w.OutDim) throw new ArgumentException($"y holds {y.Length} floats, expected {rows}x{w.OutDim}", nameof(y));
-        if (!bias.IsEmpty && bias.Length != w.OutDim) throw new ArgumentException($"bias has {bias.Length} floats, expected {w.OutDim}", nameof(bias));
+        w.CheckMultiply(x, rows, bias, y);
         var activations = QuantizedActivations.ForThisThread;
         var job = t_job ??= new Job();
         fixed (float* xp = x, yp = y, bp = bias)
@@ -40,13 +38,10 @@ public static unsafe class MatMulQuantized
             job.Rows = rows;
             job.W = w;
             job.Path = path;
-            int threads = pool?.Threads ?? 1;
-            job.PanelsPerTask = Math.Max(1, w.Panels / (threads * 4));
-            int tasks = (w.Panels + job.PanelsPerTask - 1) / job.PanelsPerTask;
+            job.PanelsPerTask = PanelSplit.PanelsPerTask(w.Panels, pool);
             try
             {
-                if (pool is null) for (int t = 0; t < tasks; t++) job.Execute(t);
-                else pool.Run(job, tasks);
+                PanelSplit.Run(job, w.Panels, job.PanelsPerTask, pool);
             }
             finally
             {

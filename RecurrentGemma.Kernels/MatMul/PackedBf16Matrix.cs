@@ -22,8 +22,7 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
 {
     public const int PanelWidth = 32;
 
-    ushort* _data;
-    readonly IDisposable? _owner;
+    readonly MatrixMemory _memory;
 
     public int Groups { get; }
     public int OutPerGroup { get; }
@@ -39,9 +38,9 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     public long WeightBytes => (long)OutDim * InPerGroup * sizeof(ushort);
     public override long StreamBytes => WeightBytes;
 
-    internal ushort* Data => _data != null ? _data : throw new ObjectDisposedException(nameof(PackedBf16Matrix));
+    internal ushort* Data => (ushort*)_memory.Pointer;
 
-    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup, ushort* data = null, IDisposable? owner = null)
+    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup, byte* view = null, IDisposable? owner = null)
     {
         if (groups <= 0 || outPerGroup <= 0 || inPerGroup <= 0)
             throw new ArgumentException($"matrix dimensions must be positive: {groups} groups of [{outPerGroup}, {inPerGroup}]");
@@ -49,8 +48,7 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
         OutPerGroup = outPerGroup;
         InPerGroup = inPerGroup;
         PanelsPerGroup = (outPerGroup + PanelWidth - 1) / PanelWidth;
-        _owner = owner;
-        _data = data != null ? data : (ushort*)NativeBuffer.Allocate(SizeInBytes);
+        _memory = view != null ? MatrixMemory.View(view, owner!) : MatrixMemory.Allocate(SizeInBytes);
     }
 
     /// <summary>Bytes a matrix of this shape occupies packed.</summary>
@@ -62,17 +60,11 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     {
         ArgumentNullException.ThrowIfNull(owner);
         if (data == null) throw new ArgumentNullException(nameof(data));
-        return new PackedBf16Matrix(groups, outPerGroup, inPerGroup, (ushort*)data, owner);
+        return new PackedBf16Matrix(groups, outPerGroup, inPerGroup, data, owner);
     }
 
     /// <summary>Copies the packed bytes to <paramref name="destination"/> (to write a packed file).</summary>
-    public override void CopyTo(Stream destination)
-    {
-        const int Chunk = 1 << 24;
-        byte* p = (byte*)Data;
-        for (long at = 0; at < SizeInBytes; at += Chunk)
-            destination.Write(new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, SizeInBytes - at)));
-    }
+    public override void CopyTo(Stream destination) => CopyBytes((byte*)Data, SizeInBytes, destination);
 
     /// <summary>Where W[g, o, k] lives in the packed buffer.</summary>
     internal static long PackedIndex(int panelsPerGroup, int inPerGroup, int g, int o, int k)
@@ -141,7 +133,7 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // runs once per panel at load: skip tier-0 code
     void FillPanel(int g, int p, ushort* panelSrc, long outStride, long inStride, int cols)
     {
-        ushort* dst = _data + ((long)(g * PanelsPerGroup + p) * InPerGroup) * PanelWidth;
+        ushort* dst = Data + ((long)(g * PanelsPerGroup + p) * InPerGroup) * PanelWidth;
         if (cols < PanelWidth) new Span<ushort>(dst, InPerGroup * PanelWidth).Clear();
         // Column pairs (c, c + 16) share a 32-bit lane: write both halves with one store, walking k in the outer loop
         // so the writes stream through the panel once.
@@ -175,17 +167,5 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     public override void Multiply(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool) =>
         MatMulBf16.Multiply(x, rows, this, bias, y, pool);
 
-    public override void Dispose()
-    {
-        if (_data == null) return;
-        if (_owner is null) NativeBuffer.Free(_data);
-        else _owner.Dispose();
-        _data = null;
-        GC.SuppressFinalize(this);
-    }
-
-    ~PackedBf16Matrix()
-    {
-        if (_owner is null && _data != null) NativeBuffer.Free(_data);
-    }
+    public override void Dispose() => _memory.Dispose();
 }

@@ -27,6 +27,22 @@ public abstract class PackedMatrix : IDisposable
 
     public abstract void Dispose();
 
+    /// <summary>Throws ArgumentException naming the argument whose length does not fit [rows, InDim] x W^T -> [rows, OutDim].</summary>
+    internal void CheckMultiply(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        if (x.Length < (long)rows * InDim) throw new ArgumentException($"x holds {x.Length} floats, expected {rows}x{InDim}", nameof(x));
+        if (y.Length < (long)rows * OutDim) throw new ArgumentException($"y holds {y.Length} floats, expected {rows}x{OutDim}", nameof(y));
+        if (!bias.IsEmpty && bias.Length != OutDim) throw new ArgumentException($"bias has {bias.Length} floats, expected {OutDim}", nameof(bias));
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> bytes from <paramref name="data"/> in chunks (a matrix may exceed 2 GB).</summary>
+    protected static unsafe void CopyBytes(byte* data, long bytes, Stream destination)
+    {
+        const int Chunk = 1 << 24;
+        for (long at = 0; at < bytes; at += Chunk)
+            destination.Write(new ReadOnlySpan<byte>(data + at, (int)Math.Min(Chunk, bytes - at)));
+    }
+
     protected void CheckRow(int o, Span<float> destination)
     {
         if ((uint)o >= (uint)OutDim) throw new ArgumentOutOfRangeException(nameof(o), o, $"row must be in [0, {OutDim})");

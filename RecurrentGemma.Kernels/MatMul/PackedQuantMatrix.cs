@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using RecurrentGemma.Kernels.Memory;
 using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Kernels.MatMul;
@@ -15,8 +14,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
 {
     public const int PanelWidth = 32, BlockSize = 32;
 
-    byte* _data;
-    readonly IDisposable? _owner;
+    readonly MatrixMemory _memory;
 
     public override MatrixFormat Format { get; }
     public override int OutDim { get; }
@@ -28,7 +26,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     public override long SizeInBytes => (long)Panels * Blocks * BlockBytes;
     public override long StreamBytes => SizeInBytes;
 
-    internal byte* Data => _data != null ? _data : throw new ObjectDisposedException(nameof(PackedQuantMatrix));
+    internal byte* Data => _memory.Pointer;
 
     /// <summary>Bytes of one block in a format: eight quads of codes plus 64 bytes of scales.</summary>
     public static int BlockBytesOf(MatrixFormat format) => format switch
@@ -42,7 +40,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     public static long SizeOf(MatrixFormat format, int outDim, int inDim) =>
         (long)((outDim + PanelWidth - 1) / PanelWidth) * ((inDim + BlockSize - 1) / BlockSize) * BlockBytesOf(format);
 
-    PackedQuantMatrix(MatrixFormat format, int outDim, int inDim, byte* data, IDisposable? owner)
+    PackedQuantMatrix(MatrixFormat format, int outDim, int inDim, byte* view, IDisposable? owner)
     {
         if (outDim <= 0 || inDim <= 0) throw new ArgumentException($"matrix dimensions must be positive: [{outDim}, {inDim}]");
         Format = format;
@@ -51,8 +49,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
         BlockBytes = BlockBytesOf(format);
         Blocks = (inDim + BlockSize - 1) / BlockSize;
         Panels = (outDim + PanelWidth - 1) / PanelWidth;
-        _owner = owner;
-        _data = data != null ? data : (byte*)NativeBuffer.Allocate(SizeInBytes);
+        _memory = view != null ? MatrixMemory.View(view, owner!) : MatrixMemory.Allocate(SizeInBytes);
     }
 
     /// <summary>
@@ -67,12 +64,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     }
 
     /// <summary>Copies the packed bytes to <paramref name="destination"/> in chunks (a matrix may exceed 2 GB).</summary>
-    public override void CopyTo(Stream destination)
-    {
-        const int Chunk = 1 << 24;
-        for (long at = 0; at < SizeInBytes; at += Chunk)
-            destination.Write(new ReadOnlySpan<byte>(Data + at, (int)Math.Min(Chunk, SizeInBytes - at)));
-    }
+    public override void CopyTo(Stream destination) => CopyBytes(Data, SizeInBytes, destination);
 
     /// <summary>
     /// Quantizes a dense matrix from a generator of f32 rows (<paramref name="row"/> writes W[o, 0..in) into its span),
@@ -160,17 +152,5 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     public override void Multiply(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> bias, Span<float> y, WorkerPool? pool) =>
         MatMulQuantized.Multiply(x, rows, this, bias, y, pool, Int8Paths.Best);
 
-    public override void Dispose()
-    {
-        if (_data == null) return;
-        if (_owner is null) NativeBuffer.Free(_data);
-        else _owner.Dispose();
-        _data = null;
-        GC.SuppressFinalize(this);
-    }
-
-    ~PackedQuantMatrix()
-    {
-        if (_owner is null && _data != null) NativeBuffer.Free(_data);
-    }
+    public override void Dispose() => _memory.Dispose();
 }
