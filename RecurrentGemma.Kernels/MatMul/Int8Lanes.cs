@@ -16,13 +16,13 @@ internal unsafe interface IInt8Lanes<TI, TF> where TI : struct where TF : struct
     static abstract TI Splat(int value);
     /// <summary>4 * Count bytes.</summary>
     static abstract TI Load(byte* p);
-    static abstract TI LowNibbles(TI v);
     /// <summary>The high nibbles left in place: each byte is 16 x its code (saves the shift; the dot is 16x, folded back exactly).</summary>
     static abstract TI HighNibbles16(TI v);
     /// <summary>x[0..4) (four signed bytes) in every lane.</summary>
     static abstract TI BroadcastQuad(sbyte* x);
     static abstract TI Dot(TI acc, TI w, TI x);
     static abstract TI Add(TI a, TI b);
+    static abstract TI Subtract(TI a, TI b);
     /// <summary>Exact for |v| &lt; 2^24, which a 32-weight block's dot product always is.</summary>
     static abstract TF ToFloat(TI v);
 }
@@ -32,11 +32,11 @@ internal unsafe struct VnniLanes : IInt8Lanes<Vector256<int>, Vector256<float>>
     public static int Count => 8;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(byte* p) => Vector256.Load((int*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> LowNibbles(Vector256<int> v) => v & Vector256.Create(0x0F0F0F0F);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> HighNibbles16(Vector256<int> v) => v & Vector256.Create(unchecked((int)0xF0F0F0F0));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> BroadcastQuad(sbyte* x) => Vector256.Create(*(int*)x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Dot(Vector256<int> acc, Vector256<int> w, Vector256<int> x) => AvxVnni.MultiplyWideningAndAdd(acc, w.AsByte(), x.AsSByte());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Subtract(Vector256<int> a, Vector256<int> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ToFloat(Vector256<int> v) => Vector256.ConvertToSingle(v);
 }
 
@@ -46,7 +46,6 @@ internal unsafe struct Avx2Lanes : IInt8Lanes<Vector256<int>, Vector256<float>>
     public static int Count => 8;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(byte* p) => Vector256.Load((int*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> LowNibbles(Vector256<int> v) => v & Vector256.Create(0x0F0F0F0F);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> HighNibbles16(Vector256<int> v) => v & Vector256.Create(unchecked((int)0xF0F0F0F0));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> BroadcastQuad(sbyte* x) => Vector256.Create(*(int*)x);
 
@@ -61,6 +60,7 @@ internal unsafe struct Avx2Lanes : IInt8Lanes<Vector256<int>, Vector256<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Add(Vector256<int> a, Vector256<int> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Subtract(Vector256<int> a, Vector256<int> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ToFloat(Vector256<int> v) => Vector256.ConvertToSingle(v);
 }
 
@@ -69,7 +69,6 @@ internal unsafe struct Avx512Lanes : IInt8Lanes<Vector512<int>, Vector512<float>
     public static int Count => 16;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(byte* p) => Vector512.Load((int*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> LowNibbles(Vector512<int> v) => v & Vector512.Create(0x0F0F0F0F);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> HighNibbles16(Vector512<int> v) => v & Vector512.Create(unchecked((int)0xF0F0F0F0));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> BroadcastQuad(sbyte* x) => Vector512.Create(*(int*)x);
 
@@ -84,6 +83,7 @@ internal unsafe struct Avx512Lanes : IInt8Lanes<Vector512<int>, Vector512<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Add(Vector512<int> a, Vector512<int> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Subtract(Vector512<int> a, Vector512<int> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ToFloat(Vector512<int> v) => Vector512.ConvertToSingle(v);
 }
 
@@ -96,7 +96,6 @@ internal unsafe struct PortableLanes : IInt8Lanes<Vector128<int>, Vector128<floa
     public static int Count => 4;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(byte* p) => Vector128.Load((int*)p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> LowNibbles(Vector128<int> v) => v & Vector128.Create(0x0F0F0F0F);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> HighNibbles16(Vector128<int> v) => v & Vector128.Create(unchecked((int)0xF0F0F0F0));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> BroadcastQuad(sbyte* x) => Vector128.Create(*(int*)x);
 
@@ -114,6 +113,7 @@ internal unsafe struct PortableLanes : IInt8Lanes<Vector128<int>, Vector128<floa
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Subtract(Vector128<int> a, Vector128<int> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ToFloat(Vector128<int> v) => Vector128.ConvertToSingle(v);
 }
 
@@ -123,7 +123,6 @@ internal unsafe struct ScalarInt8Lanes : IInt8Lanes<int, float>
     public static int Count => 1;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Splat(int value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Load(byte* p) => *(int*)p;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int LowNibbles(int v) => v & 0x0F0F0F0F;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int HighNibbles16(int v) => v & unchecked((int)0xF0F0F0F0);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int BroadcastQuad(sbyte* x) => *(int*)x;
 
@@ -135,5 +134,6 @@ internal unsafe struct ScalarInt8Lanes : IInt8Lanes<int, float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Add(int a, int b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Subtract(int a, int b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ToFloat(int v) => v;
 }

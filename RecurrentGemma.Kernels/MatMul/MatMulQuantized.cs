@@ -173,7 +173,7 @@ public static unsafe class MatMulQuantized
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
         where TFmt : struct, IQuantFormat where TR : struct, ITileRows
     {
-        int lowOff = TFmt.Offset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes;
+        int lowOff = TFmt.LowOffset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes;
         long stride = rows.Stride;
         TF highScale = TFL.Broadcast(TFmt.HighScale);
         int lo = s * TL.Count, hi = 16 + lo;
@@ -225,6 +225,15 @@ public static unsafe class MatMulQuantized
                     if (TR.N > 5) { v = TL.BroadcastQuad(x + 5 * stride); l5 = TL.Dot(l5, wl, v); h5 = TL.Dot(h5, wh, v); }
                 }
             }
+            if (TFmt.CombinedLow)
+            {
+                l0 = TL.Subtract(l0, h0);
+                if (TR.N > 1) l1 = TL.Subtract(l1, h1);
+                if (TR.N > 2) l2 = TL.Subtract(l2, h2);
+                if (TR.N > 3) l3 = TL.Subtract(l3, h3);
+                if (TR.N > 4) l4 = TL.Subtract(l4, h4);
+                if (TR.N > 5) l5 = TL.Subtract(l5, h5);
+            }
             TFL.Widen((ushort*)(block + 8 * TFmt.QuadBytes) + s * 2 * TL.Count, out var sl, out var sh);
             sh = TFL.Multiply(sh, highScale);
             FoldInto<TI, TF, TL, TFL>(l0, h0, sl, sh, scales[b], acc + lo, acc + hi);
@@ -249,7 +258,7 @@ public static unsafe class MatMulQuantized
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
         where TFmt : struct, IQuantFormat
     {
-        int lowOff = TFmt.Offset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes, half = 4 * TL.Count;
+        int lowOff = TFmt.LowOffset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes, half = 4 * TL.Count;
         bool two = TL.Count == 8;   // 256-bit lanes: two vector pairs per 32 columns; 512-bit: one (narrower paths use Tile)
         TF highScale = TFL.Broadcast(TFmt.HighScale);
         new Span<float>(acc, PanelWidth).Clear();
@@ -273,7 +282,9 @@ public static unsafe class MatMulQuantized
                     TFmt.Load<TI, TF, TL>(w + TFmt.QuadBytes + half, out wl, out wh); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
                 }
             }
-            FoldPanel<TI, TF, TL, TFL>(TL.Add(a0, a1), TL.Add(b0, b1), TL.Add(c0, c1), TL.Add(d0, d1), two, block + 8 * TFmt.QuadBytes, rows.Scales[b], highScale, acc);
+            TI lo0 = TL.Add(a0, a1), hi0 = TL.Add(b0, b1), lo1 = TL.Add(c0, c1), hi1 = TL.Add(d0, d1);
+            if (TFmt.CombinedLow) { lo0 = TL.Subtract(lo0, hi0); lo1 = TL.Subtract(lo1, hi1); }
+            FoldPanel<TI, TF, TL, TFL>(lo0, hi0, lo1, hi1, two, block + 8 * TFmt.QuadBytes, rows.Scales[b], highScale, acc);
         }
     }
 

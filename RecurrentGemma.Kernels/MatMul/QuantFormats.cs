@@ -7,14 +7,21 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// the 32 columns' bf16 scales in the bf16 panel's lane order (lane j = column j low, column 16 + j high). A weight is
 /// (code - <see cref="Offset"/>) * scale; codes are unsigned so VPDPBUSD can take them as its u8 operand, and the
 /// offset is paid once per block as -Offset * sum(x) in the accumulator's start value. The kernel sees the columns
-/// of a quad as a low and a high half (<see cref="Load"/>); q4's high half comes as 16 x its codes (no shift), so its
-/// start value is <see cref="HighOffset"/> = 16 x 8 and its scale is multiplied by <see cref="HighScale"/> = 1/16, both
-/// exact, so the result is the same bits as with the plain codes.
+/// of a quad as a low and a high half (<see cref="Load"/>). q4 spends fewer instructions a byte: its high half comes as
+/// the bytes masked to their high nibbles, 16 x the codes (no shift: start value <see cref="HighOffset"/> = 16 x 8,
+/// scale x <see cref="HighScale"/> = 1/16), and its low half as the whole bytes (16 x high + low, no mask), whose dot
+/// minus the high half's is the low codes' dot (<see cref="CombinedLow"/>; start value <see cref="LowOffset"/> = 8 +
+/// 128). All of it is exact integer arithmetic or scaling by a power of two: the same bits as with the plain codes.
+/// Measured on the Zen 5 VM over the 2B's layer matrices in sequence: q4 decode GEMVs 72.4 -> 73.8 GB/s (3 A/B pairs).
 /// </summary>
 internal unsafe interface IQuantFormat
 {
     static abstract MatrixFormat Format { get; }
     static abstract int Offset { get; }
+    /// <summary>The low half's start value per unit of sum(x): Offset, or 8 + 128 for q4's whole bytes.</summary>
+    static abstract int LowOffset { get; }
+    /// <summary>Whether the low half's dot includes the high half's (q4): subtract it at the end of each block.</summary>
+    static abstract bool CombinedLow { get; }
     /// <summary>The offset as the high half's values carry it (Offset, or 16 x Offset for q4).</summary>
     static abstract int HighOffset { get; }
     /// <summary>What the high half's scales are multiplied by (1, or 1/16 for q4: exact).</summary>
@@ -43,6 +50,8 @@ internal unsafe struct Q8Format : IQuantFormat
 {
     public static MatrixFormat Format => MatrixFormat.Q8;
     public static int Offset => 128;
+    public static int LowOffset => 128;
+    public static bool CombinedLow => false;
     public static int HighOffset => 128;
     public static float HighScale => 1f;
     public static int QuadBytes => 128;
@@ -79,6 +88,8 @@ internal unsafe struct Q4Format : IQuantFormat
 {
     public static MatrixFormat Format => MatrixFormat.Q4;
     public static int Offset => 8;
+    public static int LowOffset => 8 + 16 * 8;
+    public static bool CombinedLow => true;
     public static int HighOffset => 16 * 8;
     public static float HighScale => 1f / 16;
     public static int QuadBytes => 64;
@@ -87,9 +98,8 @@ internal unsafe struct Q4Format : IQuantFormat
     public static void Load<TI, TF, TL>(byte* p, out TI lo, out TI hi)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF>
     {
-        var v = TL.Load(p);
-        lo = TL.LowNibbles(v);
-        hi = TL.HighNibbles16(v);
+        lo = TL.Load(p);
+        hi = TL.HighNibbles16(lo);
     }
 
     public static ushort Quantize(float* weights, byte* codes) => BlockQuantizer.Q4(weights, codes, BlockQuantizer.Vectorized);
