@@ -31,7 +31,7 @@ public static unsafe class MatMulQuantized
         var job = t_job ??= new Job();
         fixed (float* xp = x, yp = y, bp = bias)
         {
-            activations.Quantize(xp, rows, w.InDim, w.InDim);
+            activations.Quantize(xp, rows, w.InDim, w.InDim, pool);
             job.A = activations;
             job.Y = yp;
             job.Bias = bias.IsEmpty ? null : bp;
