@@ -113,6 +113,13 @@ public class PackedModelTests
         (code, _, stderr) = CliRunner.Run("generate", "ROMEO:", "--model", dir, "--max-tokens", "4", "--weights", "q8");
         Assert.Equal(1, code);
         Assert.Contains("is a packed q4 model", stderr);
+        (code, _, stderr) = CliRunner.Run("convert", "--model", Path.Combine(dir, "missing"), "--out", dir + "y");
+        Assert.Equal(1, code);
+        Assert.Contains("does not exist", stderr);
+        Assert.False(Directory.Exists(dir + "y"));
+        (code, _, stderr) = CliRunner.Run("convert", "--model", TestData.DemoModel);
+        Assert.Equal(2, code);
+        Assert.Contains("--out", stderr);
         (code, _, stderr) = CliRunner.Run("convert", "--model", "random:2b", "--out", dir + "x");
         Assert.Equal(2, code);
         Assert.Contains("convert reads a checkpoint directory", stderr);

@@ -115,6 +115,19 @@ public class QuantizedModelTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(code == 0, err);
         Assert.StartsWith("ROMEO:", stdout);
 
+        string text = Path.Combine(TestData.NewTempDirectory(), "text.txt");
+        File.WriteAllText(text, "ROMEO:\nBut soft, what light through yonder window breaks?\n");
+        (code, stdout, err) = CliRunner.Run("perplexity", "--file", text, "--compare-weights", "q2");
+        Assert.Equal(2, code);
+        Assert.Contains("--compare-weights: 'q2' is not a weight format; expected bf16, q8 or q4", err);
+        (code, stdout, err) = CliRunner.Run("perplexity", "--file", text, "--weights", "q8", "--compare-weights", "bf16", "--json");
+        Assert.True(code == 0, err);
+        using (var ppl = JsonDocument.Parse(stdout))
+        {
+            Assert.InRange(ppl.RootElement.GetProperty("mean_kl").GetDouble(), 0, 0.01);
+            Assert.InRange(ppl.RootElement.GetProperty("top1_agreement").GetDouble(), 0.9, 1);
+        }
+
         string dir = TestData.NewTempDirectory();
         new RandomModelSpec(Hidden: 64, LruWidth: 64, Heads: 2, MlpWidth: 96, Layers: 3, Pattern: ["recurrent", "recurrent", "attention"], Window: 8, Vocab: 300).WriteConfig(dir);
         (code, stdout, err) = CliRunner.Run("bench", "--model", "random:" + Path.Combine(dir, "config.json"), "--prompt", "8", "--gen", "3", "--weights", "q4", "--json");
