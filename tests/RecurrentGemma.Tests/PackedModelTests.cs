@@ -49,6 +49,28 @@ public class PackedModelTests
         Assert.Equal(0, file.Tensors.Values.Min(t => t.Offset) % PackedLayout.DataAlignment);
     }
 
+    sealed class CountingDisposable : IDisposable
+    {
+        public int Disposals;
+        public void Dispose() => Disposals++;
+    }
+
+    [Fact]
+    public void The_mapping_closes_once_when_the_loader_and_every_view_have_let_go()
+    {
+        var file = new CountingDisposable();
+        var mapping = new SharedMapping(file);
+        var a = mapping.Acquire();
+        var b = mapping.Acquire();
+        mapping.Dispose();    // the loader is done; the views still hold it
+        a.Dispose();
+        a.Dispose();          // a view disposed twice releases once
+        Assert.Equal(0, file.Disposals);
+        b.Dispose();
+        Assert.Equal(1, file.Disposals);
+        Assert.Throws<ObjectDisposedException>(() => mapping.Acquire());
+    }
+
     [Fact]
     public void Every_format_estimate_equals_the_loaded_bytes()
     {
