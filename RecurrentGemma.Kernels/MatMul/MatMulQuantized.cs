@@ -10,9 +10,10 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// integer arithmetic, and the blocks are accumulated in f32 in block order: y = fma(float(dot_b), xs * ws, y).
 /// <para>
 /// Every path (<see cref="Int8Path"/>), tiling and thread count computes exactly those operations, so results are
-/// bit-identical to the scalar reference and a row's output never depends on the rows beside it. The tile is up to
-/// <see cref="MaxTileRows"/> rows x two vectors of columns; per quad of k it loads the codes once and does one integer
-/// dot per row and vector. Panels are split across the <see cref="WorkerPool"/>.
+/// bit-identical to the scalar reference and a row's output never depends on the rows beside it. Two tiles: one row
+/// against one panel, all 32 columns per block (<see cref="RowTile"/>, decode), and up to <see cref="MaxTileRows"/> rows
+/// x two vectors of columns (<see cref="Tile"/>); per quad of k each loads the codes once and does one integer dot per
+/// row and vector. Panels are split across the <see cref="WorkerPool"/>.
 /// </para>
 /// </summary>
 public static unsafe class MatMulQuantized
@@ -302,7 +303,7 @@ public static unsafe class MatMulQuantized
         }
     }
 
-    /// <summary>The fold of <see cref="Fold"/> with the f32 accumulators in memory.</summary>
+    /// <summary>acc = fma(float(dot), xs * ws, acc) for one row's two vectors of columns, the f32 accumulators in memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void FoldInto<TI, TF, TL, TFL>(TI dotLo, TI dotHi, TF scaleLo, TF scaleHi, float xs, float* lo, float* hi)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
@@ -310,15 +311,5 @@ public static unsafe class MatMulQuantized
         TF x = TFL.Broadcast(xs);
         TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotLo), TFL.Multiply(x, scaleLo), TFL.Load(lo)), lo);
         TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotHi), TFL.Multiply(x, scaleHi), TFL.Load(hi)), hi);
-    }
-
-    /// <summary>f = fma(float(dot), xs * ws, f) for one row's two vectors of columns.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Fold<TI, TF, TL, TFL>(TI dotLo, TI dotHi, TF scaleLo, TF scaleHi, float xs, ref TF lo, ref TF hi)
-        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
-    {
-        TF x = TFL.Broadcast(xs);
-        lo = TFL.FusedMultiplyAdd(TL.ToFloat(dotLo), TFL.Multiply(x, scaleLo), lo);
-        hi = TFL.FusedMultiplyAdd(TL.ToFloat(dotHi), TFL.Multiply(x, scaleHi), hi);
     }
 }
