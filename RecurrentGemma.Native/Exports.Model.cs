@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using RecurrentGemma.Core.Generation;
+using RecurrentGemma.Core.Model;
 
 namespace RecurrentGemma.Native;
 
@@ -41,16 +42,23 @@ public static unsafe partial class Exports
 
     [UnmanagedCallersOnly(EntryPoint = "rg_model_load")]
     public static Status ModelLoad(byte* path, int threads, nint* outModel) => Guard(() =>
+        Load("rg_model_load", path, outModel, F =>
+            threads >= 0 ? new ModelLoadOptions { Threads = threads }
+            : throw new AbiArgumentException($"{F}: threads is {threads}; expected 0 (one per processor) or more")));
+
+    /// <summary>
+    /// The body both load entry points share: out_model cleared, path checked, then the options (checked by the
+    /// caller's reader, after the path), the model opened and registered.
+    /// </summary>
+    static Status Load(string function, byte* path, nint* outModel, Func<string, ModelLoadOptions> options)
     {
-        const string F = "rg_model_load";
-        Arguments.NotNull(outModel, F, "out_model");
+        Arguments.NotNull(outModel, function, "out_model");
         *outModel = 0;
-        string spec = Arguments.Utf8(path, F, "path");
-        if (threads < 0) throw new AbiArgumentException($"{F}: threads is {threads}; expected 0 (one per processor) or more");
-        var generator = TextGenerator.Open(spec, threads: threads);
+        string spec = Arguments.Utf8(path, function, "path");
+        var generator = TextGenerator.Open(spec, options(function));
         *outModel = Handles.Models.Add(new NativeModel(generator));
         return Status.Ok;
-    });
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "rg_model_options_init")]
     public static Status ModelOptionsInit(ModelOptions* options) => Guard(() =>
@@ -63,16 +71,11 @@ public static unsafe partial class Exports
     /// <summary>rg_model_load with options: threads and the weight format (quantize at load, or a packed folder's own).</summary>
     [UnmanagedCallersOnly(EntryPoint = "rg_model_load_ex")]
     public static Status ModelLoadEx(byte* path, ModelOptions* options, nint* outModel) => Guard(() =>
-    {
-        const string F = "rg_model_load_ex";
-        Arguments.NotNull(outModel, F, "out_model");
-        *outModel = 0;
-        string spec = Arguments.Utf8(path, F, "path");
-        Arguments.NotNull(options, F, "options");
-        var generator = TextGenerator.Open(spec, options->ToLoadOptions(F));
-        *outModel = Handles.Models.Add(new NativeModel(generator));
-        return Status.Ok;
-    });
+        Load("rg_model_load_ex", path, outModel, F =>
+        {
+            Arguments.NotNull(options, F, "options");
+            return options->ToLoadOptions(F);
+        }));
 
     [UnmanagedCallersOnly(EntryPoint = "rg_model_free")]
     public static Status ModelFree(nint model) => Guard(() =>

@@ -114,10 +114,10 @@ internal static class BatchBench
         stderr.WriteLine($"rgemma bench: wrote {plot}-depths.svg");
     }
 
-    /// <summary>Opens the JSON object with what every batch report starts with: the model, threads, prompt and machine limits.</summary>
     /// <summary>The compute roofline the model's matmuls run against: f32 FMA for bf16, the int8 dot peak for q8 / q4.</summary>
     static string PeakName(RecurrentGemmaModel model) => model.Weights.Format == WeightFormat.Bf16 ? "FMA (f32)" : "int8 dot";
 
+    /// <summary>Opens the JSON object with what every batch report starts with: the model, threads, prompt and machine limits.</summary>
     static void WriteRunFields(System.Text.Json.Utf8JsonWriter w, RecurrentGemmaModel model, int prompt, double bandwidth, double fma)
     {
         w.WriteStartObject();

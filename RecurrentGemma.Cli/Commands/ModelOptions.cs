@@ -49,11 +49,14 @@ public sealed class ModelOptions
     }
 
     /// <summary>--weights, or null where not given (the source's own format).</summary>
-    public WeightFormat? WeightFormatOf(ParseResult parse) => parse.GetValue(Weights) switch
+    public WeightFormat? WeightFormatOf(ParseResult parse) => ParseWeights("--weights", parse.GetValue(Weights));
+
+    /// <summary>A weight-format flag's value (null when absent); anything else is a usage error naming the flag.</summary>
+    public static WeightFormat? ParseWeights(string flag, string? text) => text switch
     {
         null => null,
-        var text when WeightFormats.TryParse(text, out var format) => format,
-        var text => throw new UsageException($"--weights: '{text}' is not a weight format; expected {WeightFormats.Accepted}"),
+        _ when WeightFormats.TryParse(text, out var format) => format,
+        _ => throw new UsageException($"{flag}: '{text}' is not a weight format; expected {WeightFormats.Accepted}"),
     };
 
     public ModelLoadOptions LoadOptions(ParseResult parse, Action<double>? progress = null) =>

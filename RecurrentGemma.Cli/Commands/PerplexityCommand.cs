@@ -28,6 +28,7 @@ public static class PerplexityCommand
             int limit = CountRange.Tokens.Check("--max-tokens", parse.GetValue(maxTokens));
             int chunkSize = CountRange.Chunk.Check("--chunk", parse.GetValue(chunk));
             if (!File.Exists(path)) throw new UsageException($"--file: {path} does not exist");
+            WeightFormat? referenceFormat = ModelOptions.ParseWeights("--compare-weights", parse.GetValue(compare));
             string text;
             try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }
             catch (DecoderFallbackException) { throw new UsageException($"--file: {path} is not valid UTF-8"); }
@@ -37,11 +38,9 @@ public static class PerplexityCommand
             if (limit > 0 && ids.Length > limit + 1) ids = ids[..(limit + 1)];
             var r = Perplexity.Evaluate(generator.Model, ids, chunkSize, cancellation);
             DistributionComparisonResult? c = null;
-            if (parse.GetValue(compare) is { } referenceText)
+            if (referenceFormat is { } referenceWeights)
             {
-                if (!WeightFormats.TryParse(referenceText, out var referenceFormat))
-                    throw new UsageException($"--compare-weights: '{referenceText}' is not a weight format; expected {WeightFormats.Accepted}");
-                using var reference = RecurrentGemmaModel.Open(model.Spec(parse, null), model.LoadOptions(parse) with { Weights = referenceFormat });
+                using var reference = RecurrentGemmaModel.Open(model.Spec(parse, null), model.LoadOptions(parse) with { Weights = referenceWeights });
                 c = DistributionComparison.Evaluate(reference, generator.Model, ids.AsSpan(0, ids.Length - 1), chunkSize, cancellation);
             }
             var inv = CultureInfo.InvariantCulture;

@@ -9,7 +9,7 @@ public sealed record ModelLoadOptions
     public int Threads { get; init; }
     /// <summary>
     /// The format to hold the weights in: a Hugging Face checkpoint (bf16, f16 or f32) is converted or quantized at load;
-    /// a packed folder (<c>rgemma convert</c>) holds one format and must be opened as that (null: whatever the source is,
+    /// a packed folder (<see cref="Packed.PackedModel.Convert"/>) holds one format and must be opened as that (null: whatever the source is,
     /// bf16 for a checkpoint).
     /// </summary>
     public WeightFormat? Weights { get; init; }

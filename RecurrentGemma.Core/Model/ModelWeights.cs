@@ -7,31 +7,27 @@ namespace RecurrentGemma.Core.Model;
 
 /// <summary>
 /// All parameters of a model, checked against the config. Every matrix is repacked once into a packed layout of the
-/// requested <see cref="WeightFormat"/> (<see cref="FormatOf"/> says which matrix gets which); the source (a
-/// memory-mapped checkpoint) is released after loading, so one copy of the weights is resident. Vectors (biases, norms,
+/// requested <see cref="WeightFormat"/> (<see cref="DenseFormat"/>); a checkpoint is released after loading, so one copy
+/// of the weights is resident (a packed folder's matrices are views of its mapping instead). Vectors (biases, norms,
 /// conv, decay) are small and kept as f32 arrays.
 /// </summary>
 public sealed class ModelWeights : IDisposable
 {
     readonly List<PackedMatrix> _matrices = [];
 
-    /// <summary>The format asked for at load (individual matrices may differ: <see cref="FormatOf"/>).</summary>
+    /// <summary>The format asked for at load (the gates stay bf16 in every format: <see cref="DenseFormat"/>).</summary>
     public WeightFormat Format { get; private set; }
     /// <summary>The token embedding, [V, H]; rows are read with <see cref="PackedMatrix.ReadRow"/>.</summary>
     public PackedMatrix Embedding { get; private set; } = null!;
     /// <summary>The output head: lm_head.weight when present and untied, else the embedding itself (no copy).</summary>
     public PackedMatrix Head { get; private set; } = null!;
-    public IReadOnlyList<PackedMatrix> Matrices => _matrices;
-
-    /// <summary>Which kind of matrix a format applies to (see <see cref="FormatOf"/>).</summary>
-    public enum MatrixKind { Embedding, Linear, Gate }
 
     /// <summary>
-    /// The format policy, part of each format's definition: the RG-LRU gates (block-diagonal, 2% of the weights, and
-    /// they set the recurrence's decay) stay bf16 in every format; everything else, the tied embedding/head included,
-    /// takes the requested format. RESULTS.md has the measurements behind it.
+    /// The format policy, part of each format's definition: every dense matrix, the tied embedding/head included, takes
+    /// the requested format; the RG-LRU's block-diagonal gates (2% of the weights, and they set the recurrence's decay)
+    /// stay bf16 in every format (<see cref="IWeightSource.BlockDiagonal"/>). RESULTS.md has the measurements behind it.
     /// </summary>
-    public static MatrixFormat FormatOf(MatrixKind kind, WeightFormat requested) => kind == MatrixKind.Gate ? MatrixFormat.Bf16 : requested switch
+    public static MatrixFormat DenseFormat(WeightFormat requested) => requested switch
     {
         WeightFormat.Q8 => MatrixFormat.Q8,
         WeightFormat.Q4 => MatrixFormat.Q4,
@@ -69,25 +65,21 @@ public sealed class ModelWeights : IDisposable
     ModelWeights() { }
 
     /// <summary>
-    /// The resident bytes of this config's matrices in a format, from shapes alone (what <c>rgemma info</c> reports
+    /// The resident bytes of this config's matrices in a format, from shapes alone (what a front end reports
     /// without loading anything): the same matrices the loader builds, each as its format packs it (tested against
     /// loaded models).
     /// </summary>
     public static long PackedBytes(ModelConfig c, WeightFormat format)
     {
-        long Dense(MatrixKind kind, int rows, int cols) => FormatOf(kind, format) switch
-        {
-            MatrixFormat.Bf16 => PackedBf16Matrix.SizeOf(1, rows, cols),
-            var f => PackedQuantMatrix.SizeOf(f, rows, cols),
-        };
+        long Dense(int rows, int cols) => PackedMatrix.BytesOf(DenseFormat(format), rows, cols);
         int h = c.HiddenSize, v = c.VocabSize, m = c.MlpWidth, e = c.LruWidth;
-        long n = Dense(MatrixKind.Embedding, v, h) * (c.TieWordEmbeddings ? 1 : 2);
+        long n = Dense(v, h) * (c.TieWordEmbeddings ? 1 : 2);
         for (int l = 0; l < c.NumLayers; l++)
         {
-            n += Dense(MatrixKind.Linear, 2 * m, h) + Dense(MatrixKind.Linear, h, m);
+            n += Dense(2 * m, h) + Dense(h, m);
             n += c.LayerType(l) == BlockType.Recurrent
-                ? Dense(MatrixKind.Linear, 2 * e, h) + Dense(MatrixKind.Linear, h, e) + 2 * PackedBf16Matrix.SizeOf(c.NumHeads, c.LruBlockWidth, c.LruBlockWidth)
-                : Dense(MatrixKind.Linear, c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim, h) + Dense(MatrixKind.Linear, h, c.NumHeads * c.HeadDim);
+                ? Dense(2 * e, h) + Dense(h, e) + 2 * PackedBf16Matrix.SizeOf(c.NumHeads, c.LruBlockWidth, c.LruBlockWidth)
+                : Dense(c.NumHeads * c.HeadDim + 2 * c.NumKvHeads * c.HeadDim, h) + Dense(h, c.NumHeads * c.HeadDim);
         }
         return n;
     }
@@ -129,11 +121,11 @@ public sealed class ModelWeights : IDisposable
         public void LoadAll()
         {
             int h = c.HiddenSize, v = c.VocabSize;
-            target.Embedding = Dense(MatrixKind.Embedding, ["model.embed_tokens.weight"], [v], h);
+            target.Embedding = Dense("model.embed_tokens.weight", v, h);
             // Tied (every released model): the head is the embedding, and a stored lm_head.weight is ignored, as in HF
             // (which overwrites it) and the reference (which has none).
             target.Head = c.TieWordEmbeddings ? target.Embedding
-                : source.Contains("lm_head.weight") ? Dense(MatrixKind.Embedding, ["lm_head.weight"], [v], h)
+                : source.Contains("lm_head.weight") ? Dense("lm_head.weight", v, h)
                 : throw new CheckpointException($"{source.Description}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false (expected shape [{v}, {h}])");
             target.FinalNormScale = NormScale("model.final_norm.weight", h);
             var layers = new LayerWeights[c.NumLayers];
@@ -186,7 +178,7 @@ public sealed class ModelWeights : IDisposable
                 LinearOutBias = source.Floats(p + "linear_out.bias", [h]),
                 ConvWeight = convTapMajor,
                 ConvBias = source.Floats(p + "conv_1d.bias", [e]),
-                InputGate = Keep(source.BlockDiagonal(p + "rg_lru.input_gate_weight", nh, bw)),   // MatrixKind.Gate: always bf16
+                InputGate = Keep(source.BlockDiagonal(p + "rg_lru.input_gate_weight", nh, bw)),   // bf16 in every format
                 InputGateBias = source.Floats(p + "rg_lru.input_gate_bias", [nh, bw]),
                 RecurrentGate = Keep(source.BlockDiagonal(p + "rg_lru.recurrent_gate_weight", nh, bw)),
                 RecurrentGateBias = source.Floats(p + "rg_lru.recurrent_gate_bias", [nh, bw]),
@@ -212,12 +204,9 @@ public sealed class ModelWeights : IDisposable
             return w;
         }
 
-        PackedMatrix Dense(string name, int rows, int cols) => Dense(MatrixKind.Linear, [name], [rows], cols);
+        PackedMatrix Dense(string name, int rows, int cols) => Dense([name], [rows], cols);
 
-        PackedMatrix Dense(string[] names, int[] rows, int cols) => Dense(MatrixKind.Linear, names, rows, cols);
-
-        PackedMatrix Dense(MatrixKind kind, string[] names, int[] rows, int cols) =>
-            Keep(source.Dense(names, rows, cols, FormatOf(kind, target.Format), pool));
+        PackedMatrix Dense(string[] names, int[] rows, int cols) => Keep(source.Dense(names, rows, cols, DenseFormat(target.Format), pool));
 
         PackedMatrix Keep(PackedMatrix m)
         {

@@ -2,7 +2,7 @@ namespace RecurrentGemma.Core.Model;
 
 /// <summary>
 /// How a loaded model holds its weights (README, "Weight formats"). Each format is a policy over the kernels' matrix
-/// layouts (<see cref="ModelWeights.FormatOf"/>): q8 and q4 keep the small RG-LRU gates in bf16.
+/// layouts (<see cref="ModelWeights.DenseFormat"/>): q8 and q4 keep the small RG-LRU gates in bf16.
 /// </summary>
 public enum WeightFormat
 {

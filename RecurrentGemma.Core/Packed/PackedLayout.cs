@@ -1,7 +1,7 @@
 namespace RecurrentGemma.Core.Packed;
 
 /// <summary>
-/// What identifies a packed model file (<c>rgemma convert</c>): a safetensors file whose <c>__metadata__</c> says
+/// What identifies a packed model file (<see cref="PackedModel.Convert"/>): a safetensors file whose <c>__metadata__</c> says
 /// format = rgemma-packed, the layout version and the weight format. Each matrix is one U8 tensor holding the
 /// kernels' packed bytes, named after the Hugging Face tensors it was built from ("a+b+c@q8" for stacked ones); the
 /// small vectors keep their Hugging Face names as F32.

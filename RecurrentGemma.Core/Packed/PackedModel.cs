@@ -26,8 +26,7 @@ public static class PackedModel
         string configPath = Path.Combine(sourceDirectory, "config.json");
         var config = ModelConfigJson.Load(configPath);
         var format = options.Weights ?? WeightFormat.Bf16;
-        if (Directory.Exists(outDirectory) || File.Exists(outDirectory))
-            throw new RecurrentGemmaException($"{outDirectory} already exists; give a new folder for the packed model (nothing is overwritten)");
+        PackedModelWriter.CheckTarget(outDirectory);
         using var checkpoint = Checkpoint.Checkpoint.Open(sourceDirectory);
         if (FormatOf(checkpoint) is { } packed)
             throw new CheckpointException($"{sourceDirectory} is already a packed {packed.Name()} model; convert the original Hugging Face checkpoint");
@@ -47,7 +46,7 @@ public static class PackedModel
         file.Metadata.TryGetValue(PackedLayout.VersionKey, out var version);
         if (version != PackedLayout.Version.ToString(CultureInfo.InvariantCulture))
             throw new CheckpointException($"{file.Path}: packed with layout version {version ?? "(none)"}; this build reads version {PackedLayout.Version}. "
-                + "Convert the original checkpoint again with this build's 'rgemma convert'");
+                + "convert the original checkpoint again with this build");
         file.Metadata.TryGetValue(PackedLayout.WeightsKey, out var weights);
         if (!WeightFormats.TryParse(weights, out var format))
             throw new CheckpointException($"{file.Path}: packed weights '{weights}' are not a weight format this build knows ({WeightFormats.Accepted})");

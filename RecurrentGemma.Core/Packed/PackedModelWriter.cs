@@ -14,13 +14,23 @@ namespace RecurrentGemma.Core.Packed;
 /// </summary>
 internal static class PackedModelWriter
 {
-    public static long Write(string outDirectory, string configPath, string? tokenizerPath, WeightFormat format, string source, IReadOnlyList<PackedEntry> entries)
+    /// <summary>
+    /// Refuses an output folder that exists or whose parent does not; returns its full path. Checked before converting
+    /// (to fail fast) and again before writing.
+    /// </summary>
+    public static string CheckTarget(string outDirectory)
     {
         string target = Path.GetFullPath(outDirectory);
         if (Directory.Exists(target) || File.Exists(target))
             throw new RecurrentGemmaException($"{outDirectory} already exists; give a new folder for the packed model (nothing is overwritten)");
         string? parent = Path.GetDirectoryName(target);
         if (parent is null || !Directory.Exists(parent)) throw new RecurrentGemmaException($"{outDirectory}: the folder {parent} to create it in does not exist");
+        return target;
+    }
+
+    public static long Write(string outDirectory, string configPath, string? tokenizerPath, WeightFormat format, string source, IReadOnlyList<PackedEntry> entries)
+    {
+        string target = CheckTarget(outDirectory), parent = Path.GetDirectoryName(target)!;
         string temp = Path.Combine(parent, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         Directory.CreateDirectory(temp);
         try

@@ -23,8 +23,7 @@ internal sealed unsafe class PackedWeightSource(Checkpoint.Checkpoint checkpoint
     {
         int total = outDims.Sum();
         string name = PackedLayout.MatrixName(names, format);
-        long expected = format == MatrixFormat.Bf16 ? PackedBf16Matrix.SizeOf(1, total, inDim) : PackedQuantMatrix.SizeOf(format, total, inDim);
-        byte* data = Find(name, expected, $"[{total}, {inDim}] {format.ToString().ToLowerInvariant()}");
+        byte* data = Find(name, PackedMatrix.BytesOf(format, total, inDim), $"[{total}, {inDim}] {format.ToString().ToLowerInvariant()}");
         return format == MatrixFormat.Bf16
             ? PackedBf16Matrix.View(1, total, inDim, data, mapping.Acquire())
             : PackedQuantMatrix.View(format, total, inDim, data, mapping.Acquire());

@@ -36,7 +36,8 @@ public static unsafe class BlockQuantizer
         return scale;
     }
 
-    static float MaxAbs(float* w, bool vectorized)
+    /// <summary>max |w| over a block (exact whatever the order, so both paths agree).</summary>
+    internal static float MaxAbs(float* w, bool vectorized)
     {
         float max = 0;
         if (vectorized)
@@ -50,8 +51,12 @@ public static unsafe class BlockQuantizer
         return max;
     }
 
+    /// <summary>
+    /// codes[i] = clamp(round(w[i] * inverse), min, max) + offset (as bytes); returns the sum of the clamped values
+    /// before the offset (the activations' offset correction).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Encode(float* w, byte* codes, float inverse, int min, int max, int offset, bool vectorized)
+    internal static int Encode(float* w, byte* codes, float inverse, int min, int max, int offset, bool vectorized)
     {
         if (vectorized)
         {
@@ -59,16 +64,24 @@ public static unsafe class BlockQuantizer
             var lo = Vector256.Create(min);
             var hi = Vector256.Create(max);
             var off = Vector256.Create(offset);
+            var total = Vector256<int>.Zero;
             for (int i = 0; i < Size; i += 16)
             {
-                var a = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(w + i) * inv)), lo), hi) + off;
-                var b = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(w + i + 8) * inv)), lo), hi) + off;
-                var shorts = Vector256.Narrow(a.AsUInt32(), b.AsUInt32());           // 16 values in order
+                var a = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(w + i) * inv)), lo), hi);
+                var b = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(w + i + 8) * inv)), lo), hi);
+                total += a + b;
+                var shorts = Vector256.Narrow((a + off).AsUInt32(), (b + off).AsUInt32());   // 16 values in order; low bytes kept
                 Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).Store(codes + i);
             }
-            return;
+            return Vector256.Sum(total);
         }
+        int sum = 0;
         for (int i = 0; i < Size; i++)
-            codes[i] = (byte)(Math.Clamp((int)MathF.Round(w[i] * inverse), min, max) + offset);
+        {
+            int q = Math.Clamp((int)MathF.Round(w[i] * inverse), min, max);
+            codes[i] = (byte)(q + offset);
+            sum += q;
+        }
+        return sum;
     }
 }

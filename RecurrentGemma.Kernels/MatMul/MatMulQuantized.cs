@@ -143,8 +143,9 @@ public static unsafe class MatMulQuantized
     }
 
     /// <summary>
-    /// Rows per tile: six where the ISA has 32 vector registers (AVX-512's EVEX encoding, which AVX-VNNI code gets too
-    /// on such machines): 6 x (2 integer + 2 float) accumulators + codes + broadcast + scales = 29; three otherwise (16).
+    /// Rows per tile: six where there are 32 vector registers (AVX-512 machines, ARM64): 12 integer accumulators + codes
+    /// + broadcast, and room for the AVX2 / portable dots' four temporaries; three on 16-register machines (counted, not
+    /// measured: none was at hand), where six rows would spill once those temporaries are live.
     /// </summary>
     static readonly int TileRows = ManyRegisters ? 6 : 3;
 

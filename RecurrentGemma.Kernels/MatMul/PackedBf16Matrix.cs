@@ -40,15 +40,18 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
 
     internal ushort* Data => (ushort*)_memory.Pointer;
 
-    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup, byte* view = null, IDisposable? owner = null)
+    PackedBf16Matrix(int groups, int outPerGroup, int inPerGroup, MatrixMemory? view = null)
     {
         if (groups <= 0 || outPerGroup <= 0 || inPerGroup <= 0)
+        {
+            view?.Dispose();   // the view was handed over: release it rather than leak its owner
             throw new ArgumentException($"matrix dimensions must be positive: {groups} groups of [{outPerGroup}, {inPerGroup}]");
+        }
         Groups = groups;
         OutPerGroup = outPerGroup;
         InPerGroup = inPerGroup;
         PanelsPerGroup = (outPerGroup + PanelWidth - 1) / PanelWidth;
-        _memory = view != null ? MatrixMemory.View(view, owner!) : MatrixMemory.Allocate(SizeInBytes);
+        _memory = view ?? MatrixMemory.Allocate(SizeInBytes);
     }
 
     /// <summary>Bytes a matrix of this shape occupies packed.</summary>
@@ -56,12 +59,8 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
         (long)groups * ((outPerGroup + PanelWidth - 1) / PanelWidth) * inPerGroup * PanelWidth * sizeof(ushort);
 
     /// <summary>A view of data already in this layout (a mapped packed file): no copy; <paramref name="owner"/> is disposed with the matrix.</summary>
-    public static PackedBf16Matrix View(int groups, int outPerGroup, int inPerGroup, byte* data, IDisposable owner)
-    {
-        ArgumentNullException.ThrowIfNull(owner);
-        if (data == null) throw new ArgumentNullException(nameof(data));
-        return new PackedBf16Matrix(groups, outPerGroup, inPerGroup, data, owner);
-    }
+    public static PackedBf16Matrix View(int groups, int outPerGroup, int inPerGroup, byte* data, IDisposable owner) =>
+        new(groups, outPerGroup, inPerGroup, MatrixMemory.View(data, owner));
 
     /// <summary>Copies the packed bytes to <paramref name="destination"/> (to write a packed file).</summary>
     public override void CopyTo(Stream destination) => CopyBytes((byte*)Data, SizeInBytes, destination);
@@ -69,10 +68,12 @@ public sealed unsafe class PackedBf16Matrix : PackedMatrix
     /// <summary>Where W[g, o, k] lives in the packed buffer.</summary>
     internal static long PackedIndex(int panelsPerGroup, int inPerGroup, int g, int o, int k)
     {
-        int panel = g * panelsPerGroup + o / PanelWidth, c = o % PanelWidth;
-        int lane = c < 16 ? 2 * c : 2 * (c - 16) + 1;
-        return ((long)panel * inPerGroup + k) * PanelWidth + lane;
+        int panel = g * panelsPerGroup + o / PanelWidth;
+        return ((long)panel * inPerGroup + k) * PanelWidth + Lane(o % PanelWidth);
     }
+
+    /// <summary>Where column c of a panel's 32 sits among its 16-bit slots: column j low, column 16 + j high, in lane j.</summary>
+    internal static int Lane(int c) => c < 16 ? 2 * c : 2 * (c - 16) + 1;
 
     /// <summary>
     /// Packs bf16 weights from any strided source: element (g, o, k) is source[g*groupStride + o*outStride + k*inStride].

@@ -27,6 +27,11 @@ public abstract class PackedMatrix : IDisposable
 
     public abstract void Dispose();
 
+    /// <summary>Bytes a dense [outDim, inDim] matrix occupies packed in a format.</summary>
+    public static long BytesOf(MatrixFormat format, int outDim, int inDim) => format == MatrixFormat.Bf16
+        ? PackedBf16Matrix.SizeOf(1, outDim, inDim)
+        : PackedQuantMatrix.SizeOf(format, outDim, inDim);
+
     /// <summary>Throws ArgumentException naming the argument whose length does not fit [rows, InDim] x W^T -> [rows, OutDim].</summary>
     internal void CheckMultiply(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> bias, Span<float> y)
     {

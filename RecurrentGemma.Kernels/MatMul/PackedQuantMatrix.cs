@@ -40,28 +40,28 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     public static long SizeOf(MatrixFormat format, int outDim, int inDim) =>
         (long)((outDim + PanelWidth - 1) / PanelWidth) * ((inDim + BlockSize - 1) / BlockSize) * BlockBytesOf(format);
 
-    PackedQuantMatrix(MatrixFormat format, int outDim, int inDim, byte* view, IDisposable? owner)
+    PackedQuantMatrix(MatrixFormat format, int outDim, int inDim, MatrixMemory? view)
     {
-        if (outDim <= 0 || inDim <= 0) throw new ArgumentException($"matrix dimensions must be positive: [{outDim}, {inDim}]");
+        if (outDim <= 0 || inDim <= 0)
+        {
+            view?.Dispose();   // the view was handed over: release it rather than leak its owner
+            throw new ArgumentException($"matrix dimensions must be positive: [{outDim}, {inDim}]");
+        }
         Format = format;
         OutDim = outDim;
         InDim = inDim;
         BlockBytes = BlockBytesOf(format);
         Blocks = (inDim + BlockSize - 1) / BlockSize;
         Panels = (outDim + PanelWidth - 1) / PanelWidth;
-        _memory = view != null ? MatrixMemory.View(view, owner!) : MatrixMemory.Allocate(SizeInBytes);
+        _memory = view ?? MatrixMemory.Allocate(SizeInBytes);
     }
 
     /// <summary>
     /// A view of packed data already in this layout (a mapped packed file): no copy. <paramref name="owner"/> keeps the
     /// memory alive and is disposed with the matrix (a shared owner can count its users).
     /// </summary>
-    public static PackedQuantMatrix View(MatrixFormat format, int outDim, int inDim, byte* data, IDisposable owner)
-    {
-        ArgumentNullException.ThrowIfNull(owner);
-        if (data == null) throw new ArgumentNullException(nameof(data));
-        return new PackedQuantMatrix(format, outDim, inDim, data, owner);
-    }
+    public static PackedQuantMatrix View(MatrixFormat format, int outDim, int inDim, byte* data, IDisposable owner) =>
+        new(format, outDim, inDim, MatrixMemory.View(data, owner));
 
     /// <summary>Copies the packed bytes to <paramref name="destination"/> in chunks (a matrix may exceed 2 GB).</summary>
     public override void CopyTo(Stream destination) => CopyBytes(Data, SizeInBytes, destination);
@@ -72,7 +72,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     /// </summary>
     public static PackedQuantMatrix Quantize(MatrixFormat format, int outDim, int inDim, FloatRowSource row, WorkerPool? pool = null)
     {
-        var m = new PackedQuantMatrix(format, outDim, inDim, null, null);
+        var m = new PackedQuantMatrix(format, outDim, inDim, null);
         try
         {
             var job = new QuantizeJob(m, row);
@@ -118,7 +118,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
             for (int c = 0; c < PanelWidth; c++)
             {
                 float* w = rows + (long)c * inPadded + b * BlockSize;
-                scales[c < 16 ? 2 * c : 2 * (c - 16) + 1] = TFmt.Quantize(w, codes + BlockSize * c);
+                scales[PackedBf16Matrix.Lane(c)] = TFmt.Quantize(w, codes + BlockSize * c);
             }
             TFmt.Interleave(codes, block);
         }
@@ -133,7 +133,7 @@ public sealed unsafe class PackedQuantMatrix : PackedMatrix
     }
 
     static (int, float) Entry<TFmt>(byte* block, int c, int j) where TFmt : struct, IQuantFormat =>
-        (TFmt.Get(block, c, j), Bf16.ToFloat(((ushort*)(block + 8 * TFmt.QuadBytes))[c < 16 ? 2 * c : 2 * (c - 16) + 1]));
+        (TFmt.Get(block, c, j), Bf16.ToFloat(((ushort*)(block + 8 * TFmt.QuadBytes))[PackedBf16Matrix.Lane(c)]));
 
     /// <summary>The code offset of this format: a weight is (code - Offset) * scale.</summary>
     public int Offset => Format == MatrixFormat.Q8 ? Q8Format.Offset : Q4Format.Offset;

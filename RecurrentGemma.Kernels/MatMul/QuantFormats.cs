@@ -37,8 +37,7 @@ internal unsafe interface IQuantFormat
     static abstract ushort Quantize(float* weights, byte* codes);
     /// <summary>Writes 32 columns' codes (column c's 32 codes at codes + 32c) into a block's quads.</summary>
     static abstract void Interleave(byte* codes, byte* block);
-    /// <summary>Writes code <paramref name="code"/> of (column c, k j in the block) into the block's quads.</summary>
-    static abstract void Put(byte* block, int c, int j, byte code);
+    /// <summary>The code of (column c, k j in the block), read from the block's quads (tests and diagnostics).</summary>
     static abstract int Get(byte* block, int c, int j);
 }
 
@@ -73,9 +72,7 @@ internal unsafe struct Q8Format : IQuantFormat
                 *(uint*)(block + q * 128 + (c < 16 ? 4 * c : 64 + 4 * (c - 16))) = *(uint*)(codes + 32 * c + 4 * q);
     }
 
-    static int Index(int c, int j) => j / 4 * 128 + (c < 16 ? 4 * c : 64 + 4 * (c - 16)) + j % 4;
-    public static void Put(byte* block, int c, int j, byte code) => block[Index(c, j)] = code;
-    public static int Get(byte* block, int c, int j) => block[Index(c, j)];
+    public static int Get(byte* block, int c, int j) => block[j / 4 * 128 + (c < 16 ? 4 * c : 64 + 4 * (c - 16)) + j % 4];
 }
 
 /// <summary>
@@ -113,13 +110,9 @@ internal unsafe struct Q4Format : IQuantFormat
         }
     }
 
-    static int Index(int c, int j) => j / 4 * 64 + 4 * (c % 16) + j % 4;
-
-    public static void Put(byte* block, int c, int j, byte code)
+    public static int Get(byte* block, int c, int j)
     {
-        byte* p = block + Index(c, j);
-        *p = c < 16 ? (byte)((*p & 0xF0) | code) : (byte)((*p & 0x0F) | code << 4);
+        byte b = block[j / 4 * 64 + 4 * (c % 16) + j % 4];
+        return c < 16 ? b & 0x0F : b >> 4;
     }
-
-    public static int Get(byte* block, int c, int j) => c < 16 ? block[Index(c, j)] & 0x0F : block[Index(c, j)] >> 4;
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using RecurrentGemma.Kernels.Memory;
 using RecurrentGemma.Kernels.Parallel;
 
@@ -102,39 +101,15 @@ internal sealed unsafe class QuantizedActivations
         }
     }
 
-    /// <summary>One block: writes 32 codes, returns their sum; the scalar and vector paths give the same codes (tested).</summary>
+    /// <summary>
+    /// One block: codes round(x * 127 / max|x|) (in [-127, 127], so the clamp never binds), returns their sum; the scalar
+    /// and vector paths give the same codes (tested).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int Block(float* x, sbyte* codes, out float scale, bool vectorized)
     {
-        float max = 0;
-        int sum = 0;
-        if (vectorized)
-        {
-            var m = Vector256.Max(Vector256.Max(Vector256.Abs(Vector256.Load(x)), Vector256.Abs(Vector256.Load(x + 8))),
-                                  Vector256.Max(Vector256.Abs(Vector256.Load(x + 16)), Vector256.Abs(Vector256.Load(x + 24))));
-            for (int l = 0; l < 8; l++) max = MathF.Max(max, m[l]);
-            scale = max / 127f;
-            var inv = Vector256.Create(max > 0 ? 127f / max : 0f);
-            var total = Vector256<int>.Zero;
-            for (int i = 0; i < BlockSize; i += 16)
-            {
-                var a = Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(x + i) * inv));
-                var b = Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(x + i + 8) * inv));
-                total += a + b;
-                var shorts = Vector256.Narrow(a, b);
-                Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).Store(codes + i);
-            }
-            return Vector256.Sum(total);
-        }
-        for (int i = 0; i < BlockSize; i++) max = MathF.Max(max, MathF.Abs(x[i]));
+        float max = BlockQuantizer.MaxAbs(x, vectorized);
         scale = max / 127f;
-        float inverse = max > 0 ? 127f / max : 0f;
-        for (int i = 0; i < BlockSize; i++)
-        {
-            int q = (int)MathF.Round(x[i] * inverse);
-            codes[i] = (sbyte)q;
-            sum += q;
-        }
-        return sum;
+        return BlockQuantizer.Encode(x, (byte*)codes, max > 0 ? 127f / max : 0f, -127, 127, 0, vectorized);
     }
 }

@@ -112,13 +112,17 @@ public class PackedModelTests
         e = Assert.Throws<CheckpointException>(() => RecurrentGemmaModel.Load(dir, new ModelLoadOptions()));
         Assert.Contains("packed with layout version 7; this build reads version 1", e.Message);
 
-        // A config that does not match the packed matrices.
+        // A config that does not match the packed matrices, larger or smaller (a tensor too big would be garbage too).
         File.WriteAllBytes(model, original);
         string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1600"));
-        Assert.Contains("\"intermediate_size\": 1600", File.ReadAllText(config));
-        e = Assert.Throws<CheckpointException>(() => RecurrentGemmaModel.Load(dir, new ModelLoadOptions()));
-        Assert.Contains("packed tensor 'model.layers.0.mlp_block.gate_proj.weight+model.layers.0.mlp_block.up_proj.weight@q8'", e.Message);
+        string originalConfig = File.ReadAllText(config);
+        foreach (string size in new[] { "1600", "1472" })
+        {
+            File.WriteAllText(config, originalConfig.Replace("\"intermediate_size\": 1536", $"\"intermediate_size\": {size}"));
+            Assert.Contains($"\"intermediate_size\": {size}", File.ReadAllText(config));
+            e = Assert.Throws<CheckpointException>(() => RecurrentGemmaModel.Load(dir, new ModelLoadOptions()));
+            Assert.Contains("packed tensor 'model.layers.0.mlp_block.gate_proj.weight+model.layers.0.mlp_block.up_proj.weight@q8'", e.Message);
+        }
     }
 
     [Fact]

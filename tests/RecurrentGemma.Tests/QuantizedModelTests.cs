@@ -63,6 +63,21 @@ public class QuantizedModelTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void Forward_reference_judges_a_quantized_run_on_its_logits_along_the_references_ids()
+    {
+        string dir = TestData.Golden("tiny-b"), reference = Path.Combine(dir, "golden.safetensors");
+        var (code, stdout, err) = CliRunner.Run("forward", "--model", dir, "--reference", reference, "--weights", "q8", "--tolerance", "1.1");
+        Assert.True(code == 0, stdout + err);
+        Assert.Contains("greedy picks agree at 39 of 40 positions (decoded along the reference's ids)", stdout);
+        Assert.Contains("parity: PASS", stdout);
+        // The default tolerance is for bf16: a quantized run fails it, on the logits, not on diverged ids.
+        (code, stdout, _) = CliRunner.Run("forward", "--model", dir, "--reference", reference, "--weights", "q8");
+        Assert.Equal(1, code);
+        Assert.Contains("parity: FAIL: prefill_logits max-abs diff", stdout);
+        Assert.DoesNotContain("generated_ids differ", stdout);
+    }
+
+    [Fact]
     public void Formats_shrink_the_streamed_bytes_and_keep_the_gates_in_bf16()
     {
         using var bf16 = Demo(WeightFormat.Bf16);
