@@ -47,7 +47,7 @@ public static unsafe class MachineLimits
 
     /// <summary>
     /// Integer dot-product peak in GOP/s (a u8 x s8 multiply-add counts 2 ops) on the quantized matmul's own
-    /// instruction sequence (<see cref="Int8Paths.Best"/>: VPDPBUSD where there is AVX-VNNI), across the pool's threads.
+    /// instruction sequence (<see cref="Int8Paths.Best"/>: VPDPBUSD where there is AVX-VNNI, SDOT on ARM64 with FEAT_DotProd), across the pool's threads.
     /// </summary>
     public static double MeasureInt8Peak(WorkerPool pool, long iterationsPerThread = 20_000_000, int repetitions = 3) =>
         OperationsPerSecond(pool, new Int8Job(), Int8Job.OpsPerIteration, iterationsPerThread, repetitions) / 1e9;
@@ -83,7 +83,7 @@ public static unsafe class MachineLimits
         {
             Int8Path.AvxVnni or Int8Path.Avx2 => VnniLanes.Count,
             Int8Path.Avx512 => Avx512Lanes.Count,
-            Int8Path.Vector128 => PortableLanes.Count,
+            Int8Path.Vector128 or Int8Path.ArmDp => PortableLanes.Count,
             _ => 1,
         };
 
@@ -93,6 +93,7 @@ public static unsafe class MachineLimits
             Int8Path.Avx512 => Run<Vector512<int>, Vector512<float>, Avx512Lanes>(Iterations),
             Int8Path.Avx2 => Run<Vector256<int>, Vector256<float>, Avx2Lanes>(Iterations),
             Int8Path.Vector128 => Run<Vector128<int>, Vector128<float>, PortableLanes>(Iterations),
+            Int8Path.ArmDp => Run<Vector128<int>, Vector128<float>, DpLanes>(Iterations),
             _ => Run<int, float, ScalarInt8Lanes>(Iterations),
         };
 

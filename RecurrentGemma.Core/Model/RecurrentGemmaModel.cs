@@ -21,7 +21,7 @@ public sealed class RecurrentGemmaModel : IDisposable
     public string VectorWidth => MachineVectorWidth;
     /// <summary>The SIMD path this machine's kernels run (before any model is loaded).</summary>
     public static string MachineVectorWidth => Kernels.Simd.Best.ToString();
-    /// <summary>The integer dot-product path the quantized kernels run here (AvxVnni, Avx512, Avx2, Vector128 or Scalar; RGEMMA_INT8 picks one).</summary>
+    /// <summary>The integer dot-product path the quantized kernels run here (AvxVnni, Avx512, Avx2, ArmDp, Vector128 or Scalar; RGEMMA_INT8 picks one).</summary>
     public static string MachineInt8Path => Kernels.MatMul.Int8Paths.Best.ToString();
     /// <summary>What the model was loaded from: a directory or a "random:..." spec.</summary>
     public string Source { get; }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace RecurrentGemma.Kernels.MatMul;
@@ -7,12 +8,15 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// <summary>
 /// The integer operations of the quantized matmul, one struct per <see cref="Int8Path"/>, so the tile is one generic
 /// body. A vector holds <see cref="Count"/> 32-bit lanes, one output column each; lane j's four bytes are four
-/// consecutive k of that column. <see cref="Dot"/> adds the four products u8(w) x s8(x) to each lane exactly (no
-/// saturation on any path), so every path returns the same integers.
+/// consecutive k of that column. <see cref="Dot"/> adds the four products (u8(w) - <see cref="WeightBias"/>) x s8(x)
+/// to each lane exactly (no saturation on any path); the kernel's start values take the bias back (-bias x sum(x) per
+/// block, <see cref="QuantizedActivations"/>), so every path returns the same integers.
 /// </summary>
 internal unsafe interface IInt8Lanes<TI, TF> where TI : struct where TF : struct
 {
     static abstract int Count { get; }
+    /// <summary>0 for the u8 x s8 instructions; 128 for signed x signed ones, which see a stored byte w as w - 128.</summary>
+    static abstract int WeightBias { get; }
     static abstract TI Splat(int value);
     /// <summary>4 * Count bytes.</summary>
     static abstract TI Load(byte* p);
@@ -30,6 +34,7 @@ internal unsafe interface IInt8Lanes<TI, TF> where TI : struct where TF : struct
 internal unsafe struct VnniLanes : IInt8Lanes<Vector256<int>, Vector256<float>>
 {
     public static int Count => 8;
+    public static int WeightBias => 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(byte* p) => Vector256.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> HighNibbles16(Vector256<int> v) => v & Vector256.Create(unchecked((int)0xF0F0F0F0));
@@ -44,6 +49,7 @@ internal unsafe struct VnniLanes : IInt8Lanes<Vector256<int>, Vector256<float>>
 internal unsafe struct Avx2Lanes : IInt8Lanes<Vector256<int>, Vector256<float>>
 {
     public static int Count => 8;
+    public static int WeightBias => 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Splat(int value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Load(byte* p) => Vector256.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> HighNibbles16(Vector256<int> v) => v & Vector256.Create(unchecked((int)0xF0F0F0F0));
@@ -67,6 +73,7 @@ internal unsafe struct Avx2Lanes : IInt8Lanes<Vector256<int>, Vector256<float>>
 internal unsafe struct Avx512Lanes : IInt8Lanes<Vector512<int>, Vector512<float>>
 {
     public static int Count => 16;
+    public static int WeightBias => 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Splat(int value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> Load(byte* p) => Vector512.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<int> HighNibbles16(Vector512<int> v) => v & Vector512.Create(unchecked((int)0xF0F0F0F0));
@@ -94,6 +101,7 @@ internal unsafe struct Avx512Lanes : IInt8Lanes<Vector512<int>, Vector512<float>
 internal unsafe struct PortableLanes : IInt8Lanes<Vector128<int>, Vector128<float>>
 {
     public static int Count => 4;
+    public static int WeightBias => 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int value) => Vector128.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(byte* p) => Vector128.Load((int*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> HighNibbles16(Vector128<int> v) => v & Vector128.Create(unchecked((int)0xF0F0F0F0));
@@ -117,10 +125,40 @@ internal unsafe struct PortableLanes : IInt8Lanes<Vector128<int>, Vector128<floa
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ToFloat(Vector128<int> v) => Vector128.ConvertToSingle(v);
 }
 
+/// <summary>
+/// ARM64's SDOT (<see cref="Dp"/>, FEAT_DotProd: Graviton 2+, Apple M1+, Neoverse): four s8 x s8 products summed into
+/// each 32-bit lane in one instruction, as VPDPBUSD does on x64. It has no u8 x s8 form, so the stored bytes are flipped
+/// to signed (w XOR 0x80 = w - 128 as s8) and the 128 x sum(x) this takes off is in the start values
+/// (<see cref="WeightBias"/>). Where the CPU lacks SDOT the same integers come from two portable dots (the tests run
+/// this path's arithmetic on every machine that way).
+/// </summary>
+internal unsafe struct DpLanes : IInt8Lanes<Vector128<int>, Vector128<float>>
+{
+    public static int Count => 4;
+    public static int WeightBias => 128;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Splat(int value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Load(byte* p) => Vector128.Load((int*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> HighNibbles16(Vector128<int> v) => PortableLanes.HighNibbles16(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> BroadcastQuad(sbyte* x) => Vector128.Create(*(int*)x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Dot(Vector128<int> acc, Vector128<int> w, Vector128<int> x)
+    {
+        var flip = Vector128.Create(unchecked((int)0x80808080));
+        if (Dp.IsSupported) return Dp.DotProduct(acc, (w ^ flip).AsSByte(), x.AsSByte());
+        return PortableLanes.Dot(acc, w, x) - PortableLanes.Dot(Vector128<int>.Zero, flip, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Add(Vector128<int> a, Vector128<int> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<int> Subtract(Vector128<int> a, Vector128<int> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ToFloat(Vector128<int> v) => Vector128.ConvertToSingle(v);
+}
+
 /// <summary>One column at a time in plain integer arithmetic: the reference the vector paths must equal.</summary>
 internal unsafe struct ScalarInt8Lanes : IInt8Lanes<int, float>
 {
     public static int Count => 1;
+    public static int WeightBias => 0;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Splat(int value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int Load(byte* p) => *(int*)p;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int HighNibbles16(int v) => v & unchecked((int)0xF0F0F0F0);

@@ -19,11 +19,13 @@ public enum Int8Path
     Avx512,
     /// <summary>AVX-VNNI VPDPBUSD: four u8 x s8 products summed into each 32-bit lane in one instruction, 256-bit.</summary>
     AvxVnni,
+    /// <summary>ARM64 SDOT (FEAT_DotProd): four s8 x s8 products a lane in one instruction, 128-bit.</summary>
+    ArmDp,
 }
 
 public static class Int8Paths
 {
-    /// <summary>The fastest path this CPU has, chosen once. RGEMMA_INT8=scalar|128|avx2|avx512|vnni picks one it supports (A/B runs).</summary>
+    /// <summary>The fastest path this CPU has, chosen once. RGEMMA_INT8=scalar|128|avx2|avx512|vnni|dp picks one it supports (A/B runs).</summary>
     public static readonly Int8Path Best = Detect();
 
     /// <summary>The paths this machine can run (always includes Scalar).</summary>
@@ -36,8 +38,18 @@ public static class Int8Paths
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) list.Add(Int8Path.Avx2);
         if (Avx512BW.IsSupported) list.Add(Int8Path.Avx512);
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) list.Add(Int8Path.AvxVnni);
+        if (System.Runtime.Intrinsics.Arm.Dp.IsSupported) list.Add(Int8Path.ArmDp);
         return list.ToArray();
     }
+
+    /// <summary>
+    /// The paths whose arithmetic the tests check on this machine: the supported ones, and <see cref="Int8Path.ArmDp"/>
+    /// everywhere (its exact emulation where the CPU lacks SDOT), so its start-value bias is checked on x64 too.
+    /// </summary>
+    internal static IReadOnlyList<Int8Path> Checkable { get; } = Supported.Contains(Int8Path.ArmDp) ? Supported : [.. Supported, Int8Path.ArmDp];
+
+    /// <summary>The path's <see cref="IInt8Lanes{TI, TF}.WeightBias"/>.</summary>
+    internal static int WeightBias(Int8Path path) => path == Int8Path.ArmDp ? DpLanes.WeightBias : 0;
 
     static Int8Path Detect()
     {
@@ -49,11 +61,13 @@ public static class Int8Paths
             "avx2" => Int8Path.Avx2,
             "avx512" => Int8Path.Avx512,
             "vnni" => Int8Path.AvxVnni,
+            "dp" => Int8Path.ArmDp,
             _ => null,
         };
         if (asked is { } a && Array.IndexOf(supported, a) >= 0) return a;
         // VPDPBUSD at 256 bits does 32 multiply-adds an instruction; VPMADDWD at 512 bits does 16 (two of them, plus
-        // the adds, per 64 products), so VNNI wins wherever it exists.
+        // the adds, per 64 products), so VNNI wins wherever it exists; on ARM64 SDOT's one instruction per 16 products
+        // beats the portable path's widen, multiply and add pairs.
         return supported[^1];
     }
 }

@@ -32,7 +32,7 @@ public static unsafe class MatMulQuantized
         var job = t_job ??= new Job();
         fixed (float* xp = x, yp = y, bp = bias)
         {
-            activations.Quantize(xp, rows, w.InDim, w.InDim, pool);
+            activations.Quantize(xp, rows, w.InDim, w.InDim, StartOffsets.Of(w.Format, path), pool);
             job.A = activations;
             job.Y = yp;
             job.Bias = bias.IsEmpty ? null : bp;
@@ -76,6 +76,7 @@ public static unsafe class MatMulQuantized
                 case Int8Path.Avx512: Run<Vector512<int>, Vector512<float>, Avx512Lanes, Lanes512, TFmt>(index); break;
                 case Int8Path.Avx2: Run<Vector256<int>, Vector256<float>, Avx2Lanes, Lanes256, TFmt>(index); break;
                 case Int8Path.Vector128: Run<Vector128<int>, Vector128<float>, PortableLanes, Lanes128, TFmt>(index); break;
+                case Int8Path.ArmDp: Run<Vector128<int>, Vector128<float>, DpLanes, Lanes128, TFmt>(index); break;
                 default: Run<int, float, ScalarInt8Lanes, LanesScalar, TFmt>(index); break;
             }
         }
@@ -152,18 +153,17 @@ public static unsafe class MatMulQuantized
     /// <summary>32 vector registers (x64 with AVX-512's EVEX encoding, or ARM64), else 16.</summary>
     static bool ManyRegisters => System.Runtime.Intrinsics.X86.Avx512F.IsSupported || !System.Runtime.Intrinsics.X86.Avx.IsSupported;
 
-    /// <summary>Where a tile's rows find their codes, scales and sums, and the panel's block stride.</summary>
+    /// <summary>Where a tile's rows find their codes and block values (the next block's Meta + MetaStride), and the panel's block stride.</summary>
     readonly struct TileInput(QuantizedActivations a, int firstRow, int blockBytes)
     {
         public readonly sbyte* Codes = a.Codes + (long)firstRow * a.Stride;
-        public readonly float* Scales = a.Scales + (long)firstRow * a.Blocks;
-        public readonly int* Sums = a.Sums + (long)firstRow * a.Blocks;
-        public readonly int Stride = a.Stride, Blocks = a.Blocks, BlockBytes = blockBytes;
+        public readonly BlockMeta* Meta = a.Meta + firstRow;
+        public readonly int Stride = a.Stride, Blocks = a.Blocks, BlockBytes = blockBytes, MetaStride = a.Rows;
     }
 
     /// <summary>
     /// TR.N rows x columns [s*Count, +Count) and [16 + s*Count, +Count) over every block of a panel. Per block the
-    /// integer accumulators start at -Offset * sum(x codes) and take eight quads of dots (a single row splits them over
+    /// integer accumulators start at the row's start value (-offset x sum(x codes), <see cref="BlockMeta"/>) and take eight quads of dots (a single row splits them over
     /// even and odd quads, two chains each, to cover the dot's latency; integer sums are exact in any order), then fold
     /// into the f32 accumulators: acc = fma(float(dot), xs * ws, acc), kept in acc[r * 32 + column] (L1, zeroed by the
     /// caller) so that the twelve integer accumulators, the codes and the broadcast fit in 16 vector registers: VPDPBUSD
@@ -175,21 +175,20 @@ public static unsafe class MatMulQuantized
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
         where TFmt : struct, IQuantFormat where TR : struct, ITileRows
     {
-        int lowOff = TFmt.LowOffset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes;
+        int blocks = rows.Blocks, blockBytes = rows.BlockBytes, metaStride = rows.MetaStride;
         long stride = rows.Stride;
         TF highScale = TFL.Broadcast(TFmt.HighScale);
         int lo = s * TL.Count, hi = 16 + lo;
         sbyte* x0 = rows.Codes;
-        int* sums = rows.Sums;
-        float* scales = rows.Scales;
+        BlockMeta* m = rows.Meta;
         byte* block = panel;
         // Only the first pass over a panel reads it from memory; later ones find it in L2.
         bool prefetch = firstPass && System.Runtime.Intrinsics.X86.Sse.IsSupported;
-        for (int b = 0; b < blocks; b++, block += blockBytes, x0 += BlockSize)
+        for (int b = 0; b < blocks; b++, block += blockBytes, x0 += BlockSize, m += metaStride)
         {
             if (prefetch)
                 for (int line = 0; line < blockBytes; line += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(block + PrefetchAhead + line);
-            TI l0 = TL.Splat(-lowOff * sums[b]), h0 = TL.Splat(-highOff * sums[b]), l1 = default, h1 = default, l2 = default, h2 = default;
+            TI l0 = TL.Splat(m[0].LowStart), h0 = TL.Splat(m[0].HighStart), l1 = default, h1 = default, l2 = default, h2 = default;
             TI l3 = default, h3 = default, l4 = default, h4 = default, l5 = default, h5 = default;
             byte* w = block + s * 4 * TL.Count;
             if (TR.N == 1)
@@ -210,11 +209,11 @@ public static unsafe class MatMulQuantized
             }
             else
             {
-                l1 = TL.Splat(-lowOff * sums[blocks + b]); h1 = TL.Splat(-highOff * sums[blocks + b]);
-                if (TR.N > 2) { l2 = TL.Splat(-lowOff * sums[2 * blocks + b]); h2 = TL.Splat(-highOff * sums[2 * blocks + b]); }
-                if (TR.N > 3) { l3 = TL.Splat(-lowOff * sums[3 * blocks + b]); h3 = TL.Splat(-highOff * sums[3 * blocks + b]); }
-                if (TR.N > 4) { l4 = TL.Splat(-lowOff * sums[4 * blocks + b]); h4 = TL.Splat(-highOff * sums[4 * blocks + b]); }
-                if (TR.N > 5) { l5 = TL.Splat(-lowOff * sums[5 * blocks + b]); h5 = TL.Splat(-highOff * sums[5 * blocks + b]); }
+                l1 = TL.Splat(m[1].LowStart); h1 = TL.Splat(m[1].HighStart);
+                if (TR.N > 2) { l2 = TL.Splat(m[2].LowStart); h2 = TL.Splat(m[2].HighStart); }
+                if (TR.N > 3) { l3 = TL.Splat(m[3].LowStart); h3 = TL.Splat(m[3].HighStart); }
+                if (TR.N > 4) { l4 = TL.Splat(m[4].LowStart); h4 = TL.Splat(m[4].HighStart); }
+                if (TR.N > 5) { l5 = TL.Splat(m[5].LowStart); h5 = TL.Splat(m[5].HighStart); }
                 sbyte* x = x0;
                 for (int q = 0; q < 8; q++, w += TFmt.QuadBytes, x += 4)
                 {
@@ -238,12 +237,12 @@ public static unsafe class MatMulQuantized
             }
             TFL.Widen((ushort*)(block + 8 * TFmt.QuadBytes) + s * 2 * TL.Count, out var sl, out var sh);
             sh = TFL.Multiply(sh, highScale);
-            FoldInto<TI, TF, TL, TFL>(l0, h0, sl, sh, scales[b], acc + lo, acc + hi);
-            if (TR.N > 1) FoldInto<TI, TF, TL, TFL>(l1, h1, sl, sh, scales[blocks + b], acc + PanelWidth + lo, acc + PanelWidth + hi);
-            if (TR.N > 2) FoldInto<TI, TF, TL, TFL>(l2, h2, sl, sh, scales[2 * blocks + b], acc + 2 * PanelWidth + lo, acc + 2 * PanelWidth + hi);
-            if (TR.N > 3) FoldInto<TI, TF, TL, TFL>(l3, h3, sl, sh, scales[3 * blocks + b], acc + 3 * PanelWidth + lo, acc + 3 * PanelWidth + hi);
-            if (TR.N > 4) FoldInto<TI, TF, TL, TFL>(l4, h4, sl, sh, scales[4 * blocks + b], acc + 4 * PanelWidth + lo, acc + 4 * PanelWidth + hi);
-            if (TR.N > 5) FoldInto<TI, TF, TL, TFL>(l5, h5, sl, sh, scales[5 * blocks + b], acc + 5 * PanelWidth + lo, acc + 5 * PanelWidth + hi);
+            FoldInto<TI, TF, TL, TFL>(l0, h0, sl, sh, &m[0].Scale, acc + lo);
+            if (TR.N > 1) FoldInto<TI, TF, TL, TFL>(l1, h1, sl, sh, &m[1].Scale, acc + PanelWidth + lo);
+            if (TR.N > 2) FoldInto<TI, TF, TL, TFL>(l2, h2, sl, sh, &m[2].Scale, acc + 2 * PanelWidth + lo);
+            if (TR.N > 3) FoldInto<TI, TF, TL, TFL>(l3, h3, sl, sh, &m[3].Scale, acc + 3 * PanelWidth + lo);
+            if (TR.N > 4) FoldInto<TI, TF, TL, TFL>(l4, h4, sl, sh, &m[4].Scale, acc + 4 * PanelWidth + lo);
+            if (TR.N > 5) FoldInto<TI, TF, TL, TFL>(l5, h5, sl, sh, &m[5].Scale, acc + 5 * PanelWidth + lo);
         }
     }
 
@@ -260,16 +259,17 @@ public static unsafe class MatMulQuantized
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
         where TFmt : struct, IQuantFormat
     {
-        int lowOff = TFmt.LowOffset, highOff = TFmt.HighOffset, blocks = rows.Blocks, blockBytes = rows.BlockBytes, half = 4 * TL.Count;
+        int blocks = rows.Blocks, blockBytes = rows.BlockBytes, half = 4 * TL.Count;
         bool two = TL.Count == 8;   // 256-bit lanes: two vector pairs per 32 columns; 512-bit: one (narrower paths use Tile)
         TF highScale = TFL.Broadcast(TFmt.HighScale);
         new Span<float>(acc, PanelWidth).Clear();
         sbyte* x = rows.Codes;
+        BlockMeta* m = rows.Meta;
         byte* block = panel;
-        for (int b = 0; b < blocks; b++, x += BlockSize, block += blockBytes)
+        for (int b = 0; b < blocks; b++, x += BlockSize, block += blockBytes, m += rows.MetaStride)
         {
             // Even and odd quads in separate chains (summed at the end: exact) to cover the dot's latency.
-            TI a0 = TL.Splat(-lowOff * rows.Sums[b]), b0 = TL.Splat(-highOff * rows.Sums[b]), c0 = a0, d0 = b0;
+            TI a0 = TL.Splat(m->LowStart), b0 = TL.Splat(m->HighStart), c0 = a0, d0 = b0;
             TI zero = TL.Splat(0), a1 = zero, b1 = zero, c1 = zero, d1 = zero;
             byte* w = block;
             sbyte* xq = x;
@@ -286,31 +286,34 @@ public static unsafe class MatMulQuantized
             }
             TI lo0 = TL.Add(a0, a1), hi0 = TL.Add(b0, b1), lo1 = TL.Add(c0, c1), hi1 = TL.Add(d0, d1);
             if (TFmt.CombinedLow) { lo0 = TL.Subtract(lo0, hi0); lo1 = TL.Subtract(lo1, hi1); }
-            FoldPanel<TI, TF, TL, TFL>(lo0, hi0, lo1, hi1, two, block + 8 * TFmt.QuadBytes, rows.Scales[b], highScale, acc);
+            FoldPanel<TI, TF, TL, TFL>(lo0, hi0, lo1, hi1, two, block + 8 * TFmt.QuadBytes, &m->Scale, highScale, acc);
         }
     }
 
     /// <summary>One panel's block of dots folded into its 32 f32 accumulators in memory (columns lo, 16 + lo for each vector pair).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void FoldPanel<TI, TF, TL, TFL>(TI lo0, TI hi0, TI lo1, TI hi1, bool two, byte* scales, float xs, TF highScale, float* acc)
+    static void FoldPanel<TI, TF, TL, TFL>(TI lo0, TI hi0, TI lo1, TI hi1, bool two, byte* scales, float* xs, TF highScale, float* acc)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
     {
         TFL.Widen((ushort*)scales, out var sl, out var sh);
-        FoldInto<TI, TF, TL, TFL>(lo0, hi0, sl, TFL.Multiply(sh, highScale), xs, acc, acc + 16);
+        FoldInto<TI, TF, TL, TFL>(lo0, hi0, sl, TFL.Multiply(sh, highScale), xs, acc);
         if (two)
         {
             TFL.Widen((ushort*)scales + 2 * TL.Count, out sl, out sh);
-            FoldInto<TI, TF, TL, TFL>(lo1, hi1, sl, TFL.Multiply(sh, highScale), xs, acc + TL.Count, acc + 16 + TL.Count);
+            FoldInto<TI, TF, TL, TFL>(lo1, hi1, sl, TFL.Multiply(sh, highScale), xs, acc + TL.Count);
         }
     }
 
-    /// <summary>acc = fma(float(dot), xs * ws, acc) for one row's two vectors of columns, the f32 accumulators in memory.</summary>
+    /// <summary>
+    /// acc = fma(float(dot), xs * ws, acc) for one row's two vectors of columns: the low one at <paramref name="acc"/>,
+    /// the high one 16 columns on (one base pointer, so the JIT addresses both by displacement), xs broadcast from memory.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void FoldInto<TI, TF, TL, TFL>(TI dotLo, TI dotHi, TF scaleLo, TF scaleHi, float xs, float* lo, float* hi)
+    static void FoldInto<TI, TF, TL, TFL>(TI dotLo, TI dotHi, TF scaleLo, TF scaleHi, float* xs, float* acc)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
     {
-        TF x = TFL.Broadcast(xs);
-        TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotLo), TFL.Multiply(x, scaleLo), TFL.Load(lo)), lo);
-        TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotHi), TFL.Multiply(x, scaleHi), TFL.Load(hi)), hi);
+        TF x = TFL.Broadcast(*xs);
+        TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotLo), TFL.Multiply(x, scaleLo), TFL.Load(acc)), acc);
+        TFL.Store(TFL.FusedMultiplyAdd(TL.ToFloat(dotHi), TFL.Multiply(x, scaleHi), TFL.Load(acc + 16)), acc + 16);
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using RecurrentGemma.Kernels.Memory;
 using RecurrentGemma.Kernels.Parallel;
 
@@ -6,9 +7,11 @@ namespace RecurrentGemma.Kernels.MatMul;
 
 /// <summary>
 /// The input rows of a quantized matmul as int8: per row and per 32-block, q = round(x * 127 / max|x|) in [-127, 127],
-/// with the block's scale max|x| / 127 and the sum of its codes (the offset correction). Row-local by construction, so
-/// a row's codes never depend on the rows beside it. One buffer per calling thread, grown on demand and then reused:
-/// nothing is allocated per token.
+/// with the block's scale max|x| / 127 and the integer accumulators' start values (-offset * the sum of its codes, for
+/// the weight format's offsets), block-major (<see cref="BlockMeta"/>) so that a tile finds its rows' values for a block
+/// at fixed offsets from one pointer: one memory broadcast each. Row-local by construction, so a row's codes never
+/// depend on the rows beside it. One buffer per calling thread, grown on demand and then reused: nothing is allocated
+/// per token.
 /// </summary>
 internal sealed unsafe class QuantizedActivations
 {
@@ -21,8 +24,9 @@ internal sealed unsafe class QuantizedActivations
     long _capacity;
 
     public sbyte* Codes { get; private set; }
-    public float* Scales { get; private set; }
-    public int* Sums { get; private set; }
+    /// <summary>Row r's values for block b at Meta[b * Rows + r].</summary>
+    public BlockMeta* Meta { get; private set; }
+    public int Rows { get; private set; }
     public int Blocks { get; private set; }
     /// <summary>Bytes per row of <see cref="Codes"/> (Blocks * 32, zero-padded).</summary>
     public int Stride => Blocks * BlockSize;
@@ -32,9 +36,10 @@ internal sealed unsafe class QuantizedActivations
     /// are independent, so the codes are the same however they are split): a 256-row prefill pass quantizes 0.7-2M
     /// values a matmul, which alone on the caller's thread left the other threads idle for 2-3% of the prefill.
     /// </summary>
-    public void Quantize(float* x, int rows, int inDim, long ldx, WorkerPool? pool = null)
+    public void Quantize(float* x, int rows, int inDim, long ldx, StartOffsets offsets, WorkerPool? pool = null)
     {
         Prepare(rows, inDim);
+        _offsets = offsets;
         if (pool is null || rows < ParallelRows)
         {
             QuantizeRows(x, 0, rows, inDim, ldx);
@@ -48,6 +53,7 @@ internal sealed unsafe class QuantizedActivations
 
     const int ParallelRows = 16, RowsPerTask = 8;
     RowsJob? _job;
+    StartOffsets _offsets;
 
     sealed class RowsJob(QuantizedActivations target) : IParallelWork
     {
@@ -65,8 +71,9 @@ internal sealed unsafe class QuantizedActivations
     void Prepare(int rows, int inDim)
     {
         Blocks = (inDim + BlockSize - 1) / BlockSize;
-        long codeBytes = (long)rows * Stride, metaBytes = (long)rows * Blocks * sizeof(float);
-        long need = codeBytes + 2 * metaBytes + 64;
+        Rows = rows;
+        long codeBytes = (long)rows * Stride, metaBytes = (long)rows * Blocks * sizeof(BlockMeta);
+        long need = codeBytes + metaBytes + 64;
         if (need > _capacity)
         {
             if (_memory != null) NativeBuffer.Free(_memory);
@@ -74,8 +81,7 @@ internal sealed unsafe class QuantizedActivations
             _memory = (byte*)NativeBuffer.Allocate(_capacity);
         }
         Codes = (sbyte*)_memory;
-        Scales = (float*)(_memory + (codeBytes + 63) / 64 * 64);
-        Sums = (int*)(Scales + (long)rows * Blocks);
+        Meta = (BlockMeta*)(_memory + (codeBytes + 63) / 64 * 64);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // per matmul: never run tier-0 code
@@ -95,8 +101,8 @@ internal sealed unsafe class QuantizedActivations
                     new Span<float>(block, n).CopyTo(new Span<float>(padded, n));
                     block = padded;
                 }
-                long at = (long)r * Blocks + b;
-                Sums[at] = Block(block, Codes + (long)r * Stride + b * BlockSize, out Scales[at], BlockQuantizer.Vectorized);
+                int sum = Block(block, Codes + (long)r * Stride + b * BlockSize, out float scale, BlockQuantizer.Vectorized);
+                Meta[(long)b * Rows + r] = new BlockMeta(scale, -_offsets.Low * sum, -_offsets.High * sum);
             }
         }
     }
@@ -111,5 +117,28 @@ internal sealed unsafe class QuantizedActivations
         float max = BlockQuantizer.MaxAbs(x, vectorized);
         scale = max / 127f;
         return BlockQuantizer.Encode(x, (byte*)codes, max > 0 ? 127f / max : 0f, -127, 127, 0, vectorized);
+    }
+}
+
+/// <summary>One row's values for one block: the scale, and the start values of the low and high halves' integer accumulators.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 16)]   // 16 bytes: a row's entry is one scaled offset from the tile's pointer
+internal struct BlockMeta(float scale, int lowStart, int highStart)
+{
+    public float Scale = scale;
+    public int LowStart = lowStart, HighStart = highStart;
+}
+
+/// <summary>
+/// What the low and high halves' start values take per unit of sum(x): the weight format's offsets
+/// (<see cref="IQuantFormat.LowOffset"/>) less the path's <see cref="IInt8Lanes{TI, TF}.WeightBias"/>.
+/// </summary>
+internal readonly record struct StartOffsets(int Low, int High)
+{
+    public static StartOffsets Of(MatrixFormat format, Int8Path path)
+    {
+        int bias = Int8Paths.WeightBias(path);
+        return format == MatrixFormat.Q8
+            ? new(Q8Format.LowOffset - bias, Q8Format.HighOffset - bias)
+            : new(Q4Format.LowOffset - bias, Q4Format.HighOffset - bias);
     }
 }
