@@ -7,8 +7,8 @@ namespace RecurrentGemma.Kernels.MatMul;
 
 /// <summary>
 /// The input rows of a quantized matmul as int8: per row and per 32-block, q = round(x * 127 / max|x|) in [-127, 127],
-/// with the block's scale max|x| / 127 and the integer accumulators' start values (-offset * the sum of its codes, for
-/// the weight format's offsets), block-major (<see cref="BlockMeta"/>) so that a tile finds its rows' values for a block
+/// with the block's scale max|x| / 127 and the integer accumulators' start values (-(offset - the path's weight bias) x
+/// the sum of its codes, <see cref="StartOffsets"/>), block-major (<see cref="BlockMeta"/>) so that a tile finds its rows' values for a block
 /// at fixed offsets from one pointer: one memory broadcast each. Row-local by construction, so a row's codes never
 /// depend on the rows beside it. One buffer per calling thread, grown on demand and then reused: nothing is allocated
 /// per token.
