@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using RecurrentGemma.Kernels.MatMul;
 using RecurrentGemma.Kernels.Parallel;
 
@@ -63,8 +64,7 @@ public static class SlidingWindowAttention
         {
             int items = job.Set(qp, kp, vp, op, chunks, window, heads, headDim, keyBlock, width);
             int groups = items >= 2 * threads ? 1 : Math.Min(heads, (2 * threads + items - 1) / items);
-            job.Split(groups);
-            Run(job, items * groups, pool);
+            Run(job, items * job.Split(groups), pool);
             if (job.BeginMerge() is var merges and > 0) Run(job, merges, pool);
             job.Clear();
         }
@@ -122,7 +122,14 @@ public static class SlidingWindowAttention
             return items;
         }
 
-        public void Split(int groups) => _headsPerItem = (_heads + groups - 1) / groups;
+        /// <summary>Splits each item's heads into about <paramref name="groups"/> groups; returns how many groups that makes
+        /// (fewer where the heads do not divide: 4 heads in 3 groups of 2 are 2 groups, and a task count of 3 x items
+        /// would have mapped task indices past the last item).</summary>
+        public int Split(int groups)
+        {
+            _headsPerItem = (_heads + groups - 1) / groups;
+            return (_heads + _headsPerItem - 1) / _headsPerItem;
+        }
 
         /// <summary>Switches to the merge pass; returns how many rows need one (those with more than one key block).</summary>
         public int BeginMerge()
@@ -224,27 +231,38 @@ public static class SlidingWindowAttention
         }
 
         /// <summary>
-        /// Keys and values go in blocks of eight: each block's K (then V) rows are loaded once for all the item's heads, and
-        /// eight independent dot products (eight accumulators, enough to cover the FMA latency at two FMAs a cycle) keep the
-        /// FMA units busy. Each key's dot product and each output's chain of FMAs over the keys in order are the same
-        /// operations whatever the block size, so blocks of eight give the same bits as blocks of four did.
+        /// Scores, then values. Scores: keys in blocks of eight, each block's K rows loaded once for two heads at a time
+        /// where there are 32 vector registers (sixteen independent dot products cover the FMA latency), their sixteen
+        /// accumulators summed in one shuffle tree (<see cref="IVectorLanes{TV}.SumEach"/>). Values: four
+        /// heads x four vectors of output held in registers over all the item's keys, so each V vector is loaded once for
+        /// four heads and no output is stored until the last key. Each key's dot product and each output element's chain
+        /// of FMAs over the keys in order are the same operations however the heads, keys and dimensions are grouped.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Attend<TV, TL>(in KeyValues kv, float* q, float* scores, int stride, int first, int keys, int h0, int h1, float scale, BlockTarget target)
             where TV : struct where TL : struct, IBf16Lanes<TV>
         {
             int d = _headDim;
-            float* s8 = stackalloc float[8];
+            float* s16 = stackalloc float[16];
+            float* scratch = stackalloc float[16 * TL.Count];   // a dot product's accumulators, for SumEach
             float** k = stackalloc float*[8];
             for (int j = 0; j < keys; j += 8)
             {
                 int n = Math.Min(8, keys - j);
                 kv.Rows8(kv.Keys, kv.RingKeys, first + j, n, k);
-                for (int h = h0; h < h1; h++)
+                int h = h0;
+                if (PairHeads)
+                    for (; h + 2 <= h1; h += 2)
+                    {
+                        Dot8x2<TV, TL>(q + h * d, q + (h + 1) * d, k, d, s16, scratch);
+                        float* sh = scores + h * stride + j;
+                        for (int i = 0; i < n; i++) { sh[i] = s16[i] * scale; sh[stride + i] = s16[8 + i] * scale; }
+                    }
+                for (; h < h1; h++)
                 {
-                    Dot8<TV, TL>(q + h * d, k, d, s8);
+                    Dot8<TV, TL>(q + h * d, k, d, s16, scratch);
                     float* sh = scores + h * stride + j;
-                    for (int i = 0; i < n; i++) sh[i] = s8[i] * scale;
+                    for (int i = 0; i < n; i++) sh[i] = s16[i] * scale;
                 }
             }
             for (int h = h0; h < h1; h++)
@@ -259,18 +277,98 @@ public static class SlidingWindowAttention
                     target.Sum[h] = Reductions.Sum(row, _width);
                 }
             }
-            float* output = target.Output;
-            new Span<float>(output + h0 * d, (h1 - h0) * d).Clear();
-            float* p8 = stackalloc float[8];
+            var values = new ValueRows(kv, first, keys, scores, stride);
+            int vectors = d / TL.Count;
+            for (int h = h0; h < h1; h += 4)
+            {
+                float* y = target.Output + h * d;
+                switch (Math.Min(4, h1 - h))
+                {
+                    case 1: Values<TV, TL, Rows1>(values, h, y, d, vectors); break;
+                    case 2: Values<TV, TL, Rows2>(values, h, y, d, vectors); break;
+                    case 3: Values<TV, TL, Rows3>(values, h, y, d, vectors); break;
+                    default: Values<TV, TL, Rows4>(values, h, y, d, vectors); break;
+                }
+            }
+            if (vectors * TL.Count < d) ValuesTail(kv, scores, stride, first, keys, h0, h1, target.Output, vectors * TL.Count);
+        }
+
+        /// <summary>32 vector registers (x64 with AVX-512, ARM64): room for two heads' sixteen score accumulators.</summary>
+        static readonly bool PairHeads = Avx512F.IsSupported || !Avx.IsSupported;
+
+        /// <summary>
+        /// The output vectors [0, vectors) of heads h .. h + TH.N - 1: out = sum over the keys in order of p x v, one FMA
+        /// chain per element from zero, four vectors of dimensions at a time.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        static void Values<TV, TL, TH>(in ValueRows values, int h, float* y, int d, int vectors)
+            where TV : struct where TL : struct, IBf16Lanes<TV> where TH : struct, ITileRows
+        {
+            int c = TL.Count;
+            float* p0 = values.Scores + h * values.Stride, p1 = p0 + values.Stride, p2 = p1 + values.Stride, p3 = p2 + values.Stride;
+            int x = 0;
+            for (; x + 4 <= vectors; x += 4)
+            {
+                TV a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                TV e0 = default, e1 = default, e2 = default, e3 = default, f0 = default, f1 = default, f2 = default, f3 = default;
+                var rows = values.Start();
+                for (int j = 0; j < values.Keys; j++)
+                {
+                    float* v = rows.Next() + x * c;
+                    TV v0 = TL.Load(v), v1 = TL.Load(v + c), v2 = TL.Load(v + 2 * c), v3 = TL.Load(v + 3 * c);
+                    TV p = TL.Broadcast(p0[j]);
+                    a0 = TL.FusedMultiplyAdd(p, v0, a0); a1 = TL.FusedMultiplyAdd(p, v1, a1); a2 = TL.FusedMultiplyAdd(p, v2, a2); a3 = TL.FusedMultiplyAdd(p, v3, a3);
+                    if (TH.N > 1) { p = TL.Broadcast(p1[j]); b0 = TL.FusedMultiplyAdd(p, v0, b0); b1 = TL.FusedMultiplyAdd(p, v1, b1); b2 = TL.FusedMultiplyAdd(p, v2, b2); b3 = TL.FusedMultiplyAdd(p, v3, b3); }
+                    if (TH.N > 2) { p = TL.Broadcast(p2[j]); e0 = TL.FusedMultiplyAdd(p, v0, e0); e1 = TL.FusedMultiplyAdd(p, v1, e1); e2 = TL.FusedMultiplyAdd(p, v2, e2); e3 = TL.FusedMultiplyAdd(p, v3, e3); }
+                    if (TH.N > 3) { p = TL.Broadcast(p3[j]); f0 = TL.FusedMultiplyAdd(p, v0, f0); f1 = TL.FusedMultiplyAdd(p, v1, f1); f2 = TL.FusedMultiplyAdd(p, v2, f2); f3 = TL.FusedMultiplyAdd(p, v3, f3); }
+                }
+                float* o = y + x * c;
+                TL.Store(a0, o); TL.Store(a1, o + c); TL.Store(a2, o + 2 * c); TL.Store(a3, o + 3 * c);
+                if (TH.N > 1) { o += d; TL.Store(b0, o); TL.Store(b1, o + c); TL.Store(b2, o + 2 * c); TL.Store(b3, o + 3 * c); }
+                if (TH.N > 2) { o += d; TL.Store(e0, o); TL.Store(e1, o + c); TL.Store(e2, o + 2 * c); TL.Store(e3, o + 3 * c); }
+                if (TH.N > 3) { o += d; TL.Store(f0, o); TL.Store(f1, o + c); TL.Store(f2, o + 2 * c); TL.Store(f3, o + 3 * c); }
+            }
+            for (; x < vectors; x++)
+            {
+                TV a = default, b = default, e = default, f = default;
+                var rows = values.Start();
+                for (int j = 0; j < values.Keys; j++)
+                {
+                    TV v = TL.Load(rows.Next() + x * c);
+                    a = TL.FusedMultiplyAdd(TL.Broadcast(p0[j]), v, a);
+                    if (TH.N > 1) b = TL.FusedMultiplyAdd(TL.Broadcast(p1[j]), v, b);
+                    if (TH.N > 2) e = TL.FusedMultiplyAdd(TL.Broadcast(p2[j]), v, e);
+                    if (TH.N > 3) f = TL.FusedMultiplyAdd(TL.Broadcast(p3[j]), v, f);
+                }
+                float* o = y + x * c;
+                TL.Store(a, o);
+                if (TH.N > 1) TL.Store(b, o + d);
+                if (TH.N > 2) TL.Store(e, o + 2 * d);
+                if (TH.N > 3) TL.Store(f, o + 3 * d);
+            }
+        }
+
+        /// <summary>The dimensions [from, d) that fill no vector, in scalar arithmetic, eight keys at a time.</summary>
+        void ValuesTail(in KeyValues kv, float* scores, int stride, int first, int keys, int h0, int h1, float* output, int from)
+        {
+            int d = _headDim;
+            float** v = stackalloc float*[8];
+            for (int h = h0; h < h1; h++)
+                for (int i = from; i < d; i++) output[h * d + i] = 0;
             for (int j = 0; j < keys; j += 8)
             {
                 int n = Math.Min(8, keys - j);
-                kv.Rows8(kv.Values, kv.RingValues, first + j, n, k);
+                kv.Rows8(kv.Values, kv.RingValues, first + j, n, v);
                 for (int h = h0; h < h1; h++)
                 {
-                    float* p = scores + h * stride + j;
-                    for (int i = 0; i < 8; i++) p8[i] = i < n ? p[i] : 0f;
-                    Axpy8<TV, TL>(p8, k, output + h * d, d);
+                    float* p = scores + h * stride + j, y = output + h * d;
+                    float p0 = p[0], p1 = n > 1 ? p[1] : 0, p2 = n > 2 ? p[2] : 0, p3 = n > 3 ? p[3] : 0;
+                    float p4 = n > 4 ? p[4] : 0, p5 = n > 5 ? p[5] : 0, p6 = n > 6 ? p[6] : 0, p7 = n > 7 ? p[7] : 0;
+                    for (int i = from; i < d; i++)
+                    {
+                        float t = y[i] + (p0 * v[0][i] + p1 * v[1][i] + p2 * v[2][i] + p3 * v[3][i]);
+                        y[i] = t + (p4 * v[4][i] + p5 * v[5][i] + p6 * v[6][i] + p7 * v[7][i]);
+                    }
                 }
             }
         }
@@ -286,10 +384,11 @@ public static class SlidingWindowAttention
     readonly unsafe struct KeyValues(float* keys, float* values, float* ringKeys, float* ringValues, int startPos, int window, int headDim)
     {
         public readonly float* Keys = keys, Values = values, RingKeys = ringKeys, RingValues = ringValues;
+        public readonly int StartPos = startPos, Window = window, HeadDim = headDim;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         float* Row(float* chunk, float* ring, int position) =>
-            position >= startPos ? chunk + (long)(position - startPos) * headDim : ring + (long)(position % window) * headDim;
+            position >= StartPos ? chunk + (long)(position - StartPos) * HeadDim : ring + (long)(position % Window) * HeadDim;
 
         /// <summary>The K (or V) rows of positions p..p+n-1 (n <= 8) into rows[0..8); missing ones repeat the first (their weight is zero).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -299,9 +398,53 @@ public static class SlidingWindowAttention
         }
     }
 
+    /// <summary>An item's V rows (keys first .. first + keys - 1) and their softmax weights (head h's at Scores + h x Stride).</summary>
+    readonly unsafe struct ValueRows(in KeyValues kv, int first, int keys, float* scores, int stride)
+    {
+        readonly KeyValues _kv = kv;
+        public readonly int First = first, Keys = keys, Stride = stride;
+        public readonly float* Scores = scores;
+
+        /// <summary>A walk over the rows in key order: the ring's (positions before the chunk, wrapping), then the chunk's.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public RowWalk Start()
+        {
+            long d = _kv.HeadDim;
+            int inRing = Math.Clamp(_kv.StartPos - First, 0, Keys);
+            return new RowWalk(_kv.RingValues + First % _kv.Window * d, _kv.RingValues, _kv.RingValues + _kv.Window * d,
+                _kv.Values + Math.Max(0, First - _kv.StartPos) * d, d, inRing);
+        }
+    }
+
+    /// <summary>Row pointers in key order without a division per key (see <see cref="ValueRows.Start"/>).</summary>
+    unsafe struct RowWalk(float* ring, float* ringStart, float* ringEnd, float* chunk, long headDim, int inRing)
+    {
+        float* _ring = ring, _chunk = chunk;
+        int _inRing = inRing;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float* Next()
+        {
+            float* row;
+            if (_inRing > 0)
+            {
+                _inRing--;
+                row = _ring;
+                _ring += headDim;
+                if (_ring == ringEnd) _ring = ringStart;
+            }
+            else
+            {
+                row = _chunk;
+                _chunk += headDim;
+            }
+            return row;
+        }
+    }
+
     /// <summary>s[i] = q . k[i] for eight keys: one accumulator per key over the dimensions in order, then the width's fixed sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Dot8<TV, TL>(float* q, float** k, int n, float* s)
+    static unsafe void Dot8<TV, TL>(float* q, float** k, int n, float* s, float* scratch)
         where TV : struct where TL : struct, IBf16Lanes<TV>
     {
         float* k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7];
@@ -319,40 +462,52 @@ public static class SlidingWindowAttention
             a6 = TL.FusedMultiplyAdd(qv, TL.Load(k6 + i), a6);
             a7 = TL.FusedMultiplyAdd(qv, TL.Load(k7 + i), a7);
         }
-        float s0 = TL.Sum(a0), s1 = TL.Sum(a1), s2 = TL.Sum(a2), s3 = TL.Sum(a3), s4 = TL.Sum(a4), s5 = TL.Sum(a5), s6 = TL.Sum(a6), s7 = TL.Sum(a7);
+        int c = TL.Count;
+        float* acc = scratch;
+        TL.Store(a0, acc); TL.Store(a1, acc + c); TL.Store(a2, acc + 2 * c); TL.Store(a3, acc + 3 * c);
+        TL.Store(a4, acc + 4 * c); TL.Store(a5, acc + 5 * c); TL.Store(a6, acc + 6 * c); TL.Store(a7, acc + 7 * c);
+        TL.SumEach(acc, 8, s);
         for (; i < n; i++)
         {
-            s0 += q[i] * k0[i]; s1 += q[i] * k1[i]; s2 += q[i] * k2[i]; s3 += q[i] * k3[i];
-            s4 += q[i] * k4[i]; s5 += q[i] * k5[i]; s6 += q[i] * k6[i]; s7 += q[i] * k7[i];
+            s[0] += q[i] * k0[i]; s[1] += q[i] * k1[i]; s[2] += q[i] * k2[i]; s[3] += q[i] * k3[i];
+            s[4] += q[i] * k4[i]; s[5] += q[i] * k5[i]; s[6] += q[i] * k6[i]; s[7] += q[i] * k7[i];
         }
-        s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5; s[6] = s6; s[7] = s7;
     }
 
-    /// <summary>y += p0 v0 + ... + p7 v7, one FMA chain per element over the keys in order (a zero weight adds nothing).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Axpy8<TV, TL>(float* p, float** v, float* y, int n)
+    /// <summary><see cref="Dot8"/> for two queries against the same eight keys (s[0..8) and s[8..16)): each K load serves both.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Dot8x2<TV, TL>(float* q, float* r, float** k, int n, float* s, float* scratch)
         where TV : struct where TL : struct, IBf16Lanes<TV>
     {
-        float* v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3], v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
-        TV b0 = TL.Broadcast(p[0]), b1 = TL.Broadcast(p[1]), b2 = TL.Broadcast(p[2]), b3 = TL.Broadcast(p[3]);
-        TV b4 = TL.Broadcast(p[4]), b5 = TL.Broadcast(p[5]), b6 = TL.Broadcast(p[6]), b7 = TL.Broadcast(p[7]);
+        float* k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7];
+        TV a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        TV b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
         int i = 0;
         for (; i + TL.Count <= n; i += TL.Count)
         {
-            TV acc = TL.FusedMultiplyAdd(b0, TL.Load(v0 + i), TL.Load(y + i));
-            acc = TL.FusedMultiplyAdd(b1, TL.Load(v1 + i), acc);
-            acc = TL.FusedMultiplyAdd(b2, TL.Load(v2 + i), acc);
-            acc = TL.FusedMultiplyAdd(b3, TL.Load(v3 + i), acc);
-            acc = TL.FusedMultiplyAdd(b4, TL.Load(v4 + i), acc);
-            acc = TL.FusedMultiplyAdd(b5, TL.Load(v5 + i), acc);
-            acc = TL.FusedMultiplyAdd(b6, TL.Load(v6 + i), acc);
-            TL.Store(TL.FusedMultiplyAdd(b7, TL.Load(v7 + i), acc), y + i);
+            TV qv = TL.Load(q + i), rv = TL.Load(r + i), kv = TL.Load(k0 + i);
+            a0 = TL.FusedMultiplyAdd(qv, kv, a0); b0 = TL.FusedMultiplyAdd(rv, kv, b0); kv = TL.Load(k1 + i);
+            a1 = TL.FusedMultiplyAdd(qv, kv, a1); b1 = TL.FusedMultiplyAdd(rv, kv, b1); kv = TL.Load(k2 + i);
+            a2 = TL.FusedMultiplyAdd(qv, kv, a2); b2 = TL.FusedMultiplyAdd(rv, kv, b2); kv = TL.Load(k3 + i);
+            a3 = TL.FusedMultiplyAdd(qv, kv, a3); b3 = TL.FusedMultiplyAdd(rv, kv, b3); kv = TL.Load(k4 + i);
+            a4 = TL.FusedMultiplyAdd(qv, kv, a4); b4 = TL.FusedMultiplyAdd(rv, kv, b4); kv = TL.Load(k5 + i);
+            a5 = TL.FusedMultiplyAdd(qv, kv, a5); b5 = TL.FusedMultiplyAdd(rv, kv, b5); kv = TL.Load(k6 + i);
+            a6 = TL.FusedMultiplyAdd(qv, kv, a6); b6 = TL.FusedMultiplyAdd(rv, kv, b6); kv = TL.Load(k7 + i);
+            a7 = TL.FusedMultiplyAdd(qv, kv, a7); b7 = TL.FusedMultiplyAdd(rv, kv, b7);
         }
+        int c = TL.Count;
+        float* acc = scratch;
+        TL.Store(a0, acc); TL.Store(a1, acc + c); TL.Store(a2, acc + 2 * c); TL.Store(a3, acc + 3 * c);
+        TL.Store(a4, acc + 4 * c); TL.Store(a5, acc + 5 * c); TL.Store(a6, acc + 6 * c); TL.Store(a7, acc + 7 * c);
+        TL.Store(b0, acc + 8 * c); TL.Store(b1, acc + 9 * c); TL.Store(b2, acc + 10 * c); TL.Store(b3, acc + 11 * c);
+        TL.Store(b4, acc + 12 * c); TL.Store(b5, acc + 13 * c); TL.Store(b6, acc + 14 * c); TL.Store(b7, acc + 15 * c);
+        TL.SumEach(acc, 16, s);
         for (; i < n; i++)
         {
-            // As two blocks of four, which is what this tail computed before blocks of eight.
-            float t = y[i] + (p[0] * v0[i] + p[1] * v1[i] + p[2] * v2[i] + p[3] * v3[i]);
-            y[i] = t + (p[4] * v4[i] + p[5] * v5[i] + p[6] * v6[i] + p[7] * v7[i]);
+            s[0] += q[i] * k0[i]; s[1] += q[i] * k1[i]; s[2] += q[i] * k2[i]; s[3] += q[i] * k3[i];
+            s[4] += q[i] * k4[i]; s[5] += q[i] * k5[i]; s[6] += q[i] * k6[i]; s[7] += q[i] * k7[i];
+            s[8] += r[i] * k0[i]; s[9] += r[i] * k1[i]; s[10] += r[i] * k2[i]; s[11] += r[i] * k3[i];
+            s[12] += r[i] * k4[i]; s[13] += r[i] * k5[i]; s[14] += r[i] * k6[i]; s[15] += r[i] * k7[i];
         }
     }
 

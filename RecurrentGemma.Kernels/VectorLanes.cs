@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using RecurrentGemma.Kernels.Operators;
 
 namespace RecurrentGemma.Kernels;
@@ -27,6 +28,12 @@ public unsafe interface IVectorLanes<TV> where TV : struct
     static abstract TV KeepAtLeast(TV x, TV threshold);
     /// <summary>The sum of the lanes, in the width's fixed order.</summary>
     static abstract float Sum(TV v);
+    /// <summary>
+    /// sums[i] = Sum(vector i) for the <paramref name="count"/> vectors stored one after another at
+    /// <paramref name="vectors"/>, bit for bit: the same pairwise tree over the lanes, but for Count vectors at once
+    /// through shuffles of whole vectors (one vector of sums out), where one Sum is some twenty instructions.
+    /// </summary>
+    static abstract void SumEach(float* vectors, int count, float* sums);
     static abstract float MaxAcross(TV v);
     static abstract TV Apply<TOp>(TOp op, TV x) where TOp : struct, IUnaryOperator;
     static abstract TV Apply<TOp>(TOp op, TV a, TV b) where TOp : struct, IBinaryOperator;
@@ -64,6 +71,36 @@ public unsafe struct Lanes512 : IBf16Lanes<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> x) => Vector512.Sqrt(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> KeepAtLeast(Vector512<float> x, Vector512<float> threshold) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, threshold), x, Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+
+    /// <summary>
+    /// Vector512.Sum adds lanes (0+1) + (2+3) in each 128-bit block, then (block 0 + 1) + (block 2 + 3); the tree does
+    /// the same additions for sixteen vectors: lane pairs, pairs of pairs, then blocks (a + b == b + a exactly).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SumEach(float* v, int count, float* sums)
+    {
+        for (int i = 0; i < count; i += 16, v += 16 * 16)
+        {
+            int n = Math.Min(16, count - i);
+            if (!Avx512F.IsSupported) { for (int j = 0; j < n; j++) sums[i + j] = Vector512.Sum(Vector512.Load(v + 16 * j)); continue; }
+            var quarters0 = Pairs(Pairs(At(v, n, 0), At(v, n, 1)), Pairs(At(v, n, 2), At(v, n, 3)));
+            var quarters1 = Pairs(Pairs(At(v, n, 4), At(v, n, 5)), Pairs(At(v, n, 6), At(v, n, 7)));
+            var quarters2 = Pairs(Pairs(At(v, n, 8), At(v, n, 9)), Pairs(At(v, n, 10), At(v, n, 11)));
+            var quarters3 = Pairs(Pairs(At(v, n, 12), At(v, n, 13)), Pairs(At(v, n, 14), At(v, n, 15)));
+            var total = Blocks(Blocks(quarters0, quarters1), Blocks(quarters2, quarters3));
+            if (n == 16) total.Store(sums + i);
+            else for (int j = 0; j < n; j++) sums[i + j] = total.GetElement(j);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> At(float* v, int n, int j) => j < n ? Vector512.Load(v + 16 * j) : default;
+        // In each 128-bit block: [a0 + a1, a2 + a3, b0 + b1, b2 + b3].
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Pairs(Vector512<float> a, Vector512<float> b) => Avx512F.Shuffle(a, b, 0x88) + Avx512F.Shuffle(a, b, 0xDD);
+        // [a.0 + a.1, a.2 + a.3, b.0 + b.1, b.2 + b.3] over 128-bit blocks.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Blocks(Vector512<float> a, Vector512<float> b) => Avx512F.Shuffle4x128(a, b, 0x88) + Avx512F.Shuffle4x128(a, b, 0xDD);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> v)
@@ -103,6 +140,27 @@ public unsafe struct Lanes256 : IBf16Lanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> KeepAtLeast(Vector256<float> x, Vector256<float> threshold) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, threshold), x, Vector256<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
 
+    /// <summary>Vector256.Sum's tree ((0+1) + (2+3) per 128-bit half, then low + high) for eight vectors at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SumEach(float* v, int count, float* sums)
+    {
+        for (int i = 0; i < count; i += 8, v += 8 * 8)
+        {
+            int n = Math.Min(8, count - i);
+            if (!Avx.IsSupported) { for (int j = 0; j < n; j++) sums[i + j] = Vector256.Sum(Vector256.Load(v + 8 * j)); continue; }
+            var halves0 = Pairs(Pairs(At(v, n, 0), At(v, n, 1)), Pairs(At(v, n, 2), At(v, n, 3)));
+            var halves1 = Pairs(Pairs(At(v, n, 4), At(v, n, 5)), Pairs(At(v, n, 6), At(v, n, 7)));
+            var total = Avx.Permute2x128(halves0, halves1, 0x20) + Avx.Permute2x128(halves0, halves1, 0x31);
+            if (n == 8) total.Store(sums + i);
+            else for (int j = 0; j < n; j++) sums[i + j] = total.GetElement(j);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<float> At(float* v, int n, int j) => j < n ? Vector256.Load(v + 8 * j) : default;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<float> Pairs(Vector256<float> a, Vector256<float> b) => Avx.Shuffle(a, b, 0x88) + Avx.Shuffle(a, b, 0xDD);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> v)
     {
@@ -141,6 +199,12 @@ public unsafe struct Lanes128 : IBf16Lanes<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> KeepAtLeast(Vector128<float> x, Vector128<float> threshold) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, threshold), x, Vector128<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SumEach(float* v, int count, float* sums)
+    {
+        for (int i = 0; i < count; i++) sums[i] = Vector128.Sum(Vector128.Load(v + 4 * i));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> v)
     {
@@ -178,6 +242,12 @@ public unsafe struct LanesScalar : IBf16Lanes<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float x) => MathF.Sqrt(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float KeepAtLeast(float x, float threshold) => x >= threshold ? x : 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SumEach(float* v, int count, float* sums)
+    {
+        for (int i = 0; i < count; i++) sums[i] = v[i];
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float v) => v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Apply<TOp>(TOp op, float x) where TOp : struct, IUnaryOperator => op.Invoke(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Apply<TOp>(TOp op, float a, float b) where TOp : struct, IBinaryOperator => op.Invoke(a, b);
@@ -194,3 +264,4 @@ internal struct Rows5 : ITileRows { public static int N => 5; }
 internal struct Rows6 : ITileRows { public static int N => 6; }
 internal struct Rows7 : ITileRows { public static int N => 7; }
 internal struct Rows8 : ITileRows { public static int N => 8; }
+

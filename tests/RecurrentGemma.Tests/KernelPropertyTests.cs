@@ -257,7 +257,9 @@ public class KernelPropertyTests
     [Property(MaxTest = 40)]
     public void Sliding_window_attention_over_ring_and_chunk_matches_full_history(byte windowRaw, byte startRaw, byte rowsRaw, byte headsRaw, byte hdRaw, int seed)
     {
-        int window = 1 + windowRaw % 9, start = startRaw % 20, rows = 1 + rowsRaw % 12, heads = 1 + headsRaw % 3, hd = 1 + hdRaw % 20;
+        // Up to five heads (two pairs and a single for the scores; a group of four and a short one for the values) and
+        // head dims past 64, so every width takes whole four-vector value tiles, leftover vectors and a scalar tail.
+        int window = 1 + windowRaw % 9, start = startRaw % 20, rows = 1 + rowsRaw % 12, heads = 1 + headsRaw % 5, hd = 1 + hdRaw % 80;
         var rng = new Random(seed);
         int total = start + rows;
         var keys = Floats(rng, total * hd, 2);
@@ -288,6 +290,40 @@ public class KernelPropertyTests
             SlidingWindowAttention.ForwardBatch(q, keys.AsSpan(start * hd), values.AsSpan(start * hd), one, window, heads, hd, blockedSplit, Pool3, w, keyBlock);
             Assert.Equal(blocked, blockedSplit);
         }
+    }
+
+    [Property(MaxTest = 60)]
+    public unsafe void Sum_of_each_vector_in_one_shuffle_tree_equals_each_vector_summed_alone(byte countRaw, int seed)
+    {
+        // Lanes of mixed magnitudes and signs, so a different order of additions would round differently.
+        int count = 1 + countRaw % 40;
+        var rng = new Random(seed);
+        var values = new float[count * 16];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-6, 7)));
+        var sums = new float[count];
+        fixed (float* v = values, s = sums)
+            foreach (var w in Simd.Supported)
+            {
+                int lanes = (int)w;
+                switch (w)
+                {
+                    case SimdWidth.Vector512: Lanes512.SumEach(v, count, s); break;
+                    case SimdWidth.Vector256: Lanes256.SumEach(v, count, s); break;
+                    case SimdWidth.Vector128: Lanes128.SumEach(v, count, s); break;
+                    default: LanesScalar.SumEach(v, count, s); break;
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    float alone = w switch
+                    {
+                        SimdWidth.Vector512 => Lanes512.Sum(System.Runtime.Intrinsics.Vector512.Load(v + i * lanes)),
+                        SimdWidth.Vector256 => Lanes256.Sum(System.Runtime.Intrinsics.Vector256.Load(v + i * lanes)),
+                        SimdWidth.Vector128 => Lanes128.Sum(System.Runtime.Intrinsics.Vector128.Load(v + i * lanes)),
+                        _ => v[i],
+                    };
+                    Assert.True(BitConverter.SingleToInt32Bits(alone) == BitConverter.SingleToInt32Bits(s[i]), $"{w}: vector {i} of {count}: {s[i]} vs {alone}");
+                }
+            }
     }
 
     [Property(MaxTest = 30)]
