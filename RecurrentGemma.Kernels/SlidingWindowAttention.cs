@@ -254,13 +254,13 @@ public static class SlidingWindowAttention
                 if (PairHeads)
                     for (; h + 2 <= h1; h += 2)
                     {
-                        Dot8x2<TV, TL>(q + h * d, q + (h + 1) * d, k, d, s16, scratch);
+                        Dot8<TV, TL, Rows2>(q + h * d, q + (h + 1) * d, k, d, s16, scratch);
                         float* sh = scores + h * stride + j;
                         for (int i = 0; i < n; i++) { sh[i] = s16[i] * scale; sh[stride + i] = s16[8 + i] * scale; }
                     }
                 for (; h < h1; h++)
                 {
-                    Dot8<TV, TL>(q + h * d, k, d, s16, scratch);
+                    Dot8<TV, TL, Rows1>(q + h * d, null, k, d, s16, scratch);
                     float* sh = scores + h * stride + j;
                     for (int i = 0; i < n; i++) sh[i] = s16[i] * scale;
                 }
@@ -442,42 +442,14 @@ public static class SlidingWindowAttention
         }
     }
 
-    /// <summary>s[i] = q . k[i] for eight keys: one accumulator per key over the dimensions in order, then the width's fixed sum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Dot8<TV, TL>(float* q, float** k, int n, float* s, float* scratch)
-        where TV : struct where TL : struct, IBf16Lanes<TV>
-    {
-        float* k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7];
-        TV a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        int i = 0;
-        for (; i + TL.Count <= n; i += TL.Count)
-        {
-            TV qv = TL.Load(q + i);
-            a0 = TL.FusedMultiplyAdd(qv, TL.Load(k0 + i), a0);
-            a1 = TL.FusedMultiplyAdd(qv, TL.Load(k1 + i), a1);
-            a2 = TL.FusedMultiplyAdd(qv, TL.Load(k2 + i), a2);
-            a3 = TL.FusedMultiplyAdd(qv, TL.Load(k3 + i), a3);
-            a4 = TL.FusedMultiplyAdd(qv, TL.Load(k4 + i), a4);
-            a5 = TL.FusedMultiplyAdd(qv, TL.Load(k5 + i), a5);
-            a6 = TL.FusedMultiplyAdd(qv, TL.Load(k6 + i), a6);
-            a7 = TL.FusedMultiplyAdd(qv, TL.Load(k7 + i), a7);
-        }
-        int c = TL.Count;
-        float* acc = scratch;
-        TL.Store(a0, acc); TL.Store(a1, acc + c); TL.Store(a2, acc + 2 * c); TL.Store(a3, acc + 3 * c);
-        TL.Store(a4, acc + 4 * c); TL.Store(a5, acc + 5 * c); TL.Store(a6, acc + 6 * c); TL.Store(a7, acc + 7 * c);
-        TL.SumEach(acc, 8, s);
-        for (; i < n; i++)
-        {
-            s[0] += q[i] * k0[i]; s[1] += q[i] * k1[i]; s[2] += q[i] * k2[i]; s[3] += q[i] * k3[i];
-            s[4] += q[i] * k4[i]; s[5] += q[i] * k5[i]; s[6] += q[i] * k6[i]; s[7] += q[i] * k7[i];
-        }
-    }
-
-    /// <summary><see cref="Dot8"/> for two queries against the same eight keys (s[0..8) and s[8..16)): each K load serves both.</summary>
+    /// <summary>
+    /// s[i] = q . k[i] for eight keys, and with TH.N = 2 also s[8 + i] = r . k[i] (each K load serves both queries): one
+    /// accumulator per (query, key) over the dimensions in order, then the width's fixed sum (<see cref="IVectorLanes{TV}.SumEach"/>,
+    /// through <paramref name="scratch"/>) and the scalar tail.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Dot8x2<TV, TL>(float* q, float* r, float** k, int n, float* s, float* scratch)
-        where TV : struct where TL : struct, IBf16Lanes<TV>
+    static unsafe void Dot8<TV, TL, TH>(float* q, float* r, float** k, int n, float* s, float* scratch)
+        where TV : struct where TL : struct, IBf16Lanes<TV> where TH : struct, ITileRows
     {
         float* k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7];
         TV a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
@@ -485,29 +457,34 @@ public static class SlidingWindowAttention
         int i = 0;
         for (; i + TL.Count <= n; i += TL.Count)
         {
-            TV qv = TL.Load(q + i), rv = TL.Load(r + i), kv = TL.Load(k0 + i);
-            a0 = TL.FusedMultiplyAdd(qv, kv, a0); b0 = TL.FusedMultiplyAdd(rv, kv, b0); kv = TL.Load(k1 + i);
-            a1 = TL.FusedMultiplyAdd(qv, kv, a1); b1 = TL.FusedMultiplyAdd(rv, kv, b1); kv = TL.Load(k2 + i);
-            a2 = TL.FusedMultiplyAdd(qv, kv, a2); b2 = TL.FusedMultiplyAdd(rv, kv, b2); kv = TL.Load(k3 + i);
-            a3 = TL.FusedMultiplyAdd(qv, kv, a3); b3 = TL.FusedMultiplyAdd(rv, kv, b3); kv = TL.Load(k4 + i);
-            a4 = TL.FusedMultiplyAdd(qv, kv, a4); b4 = TL.FusedMultiplyAdd(rv, kv, b4); kv = TL.Load(k5 + i);
-            a5 = TL.FusedMultiplyAdd(qv, kv, a5); b5 = TL.FusedMultiplyAdd(rv, kv, b5); kv = TL.Load(k6 + i);
-            a6 = TL.FusedMultiplyAdd(qv, kv, a6); b6 = TL.FusedMultiplyAdd(rv, kv, b6); kv = TL.Load(k7 + i);
-            a7 = TL.FusedMultiplyAdd(qv, kv, a7); b7 = TL.FusedMultiplyAdd(rv, kv, b7);
+            TV qv = TL.Load(q + i), rv = TH.N > 1 ? TL.Load(r + i) : default, kv = TL.Load(k0 + i);
+            a0 = TL.FusedMultiplyAdd(qv, kv, a0); if (TH.N > 1) b0 = TL.FusedMultiplyAdd(rv, kv, b0); kv = TL.Load(k1 + i);
+            a1 = TL.FusedMultiplyAdd(qv, kv, a1); if (TH.N > 1) b1 = TL.FusedMultiplyAdd(rv, kv, b1); kv = TL.Load(k2 + i);
+            a2 = TL.FusedMultiplyAdd(qv, kv, a2); if (TH.N > 1) b2 = TL.FusedMultiplyAdd(rv, kv, b2); kv = TL.Load(k3 + i);
+            a3 = TL.FusedMultiplyAdd(qv, kv, a3); if (TH.N > 1) b3 = TL.FusedMultiplyAdd(rv, kv, b3); kv = TL.Load(k4 + i);
+            a4 = TL.FusedMultiplyAdd(qv, kv, a4); if (TH.N > 1) b4 = TL.FusedMultiplyAdd(rv, kv, b4); kv = TL.Load(k5 + i);
+            a5 = TL.FusedMultiplyAdd(qv, kv, a5); if (TH.N > 1) b5 = TL.FusedMultiplyAdd(rv, kv, b5); kv = TL.Load(k6 + i);
+            a6 = TL.FusedMultiplyAdd(qv, kv, a6); if (TH.N > 1) b6 = TL.FusedMultiplyAdd(rv, kv, b6); kv = TL.Load(k7 + i);
+            a7 = TL.FusedMultiplyAdd(qv, kv, a7); if (TH.N > 1) b7 = TL.FusedMultiplyAdd(rv, kv, b7);
         }
         int c = TL.Count;
-        float* acc = scratch;
-        TL.Store(a0, acc); TL.Store(a1, acc + c); TL.Store(a2, acc + 2 * c); TL.Store(a3, acc + 3 * c);
-        TL.Store(a4, acc + 4 * c); TL.Store(a5, acc + 5 * c); TL.Store(a6, acc + 6 * c); TL.Store(a7, acc + 7 * c);
-        TL.Store(b0, acc + 8 * c); TL.Store(b1, acc + 9 * c); TL.Store(b2, acc + 10 * c); TL.Store(b3, acc + 11 * c);
-        TL.Store(b4, acc + 12 * c); TL.Store(b5, acc + 13 * c); TL.Store(b6, acc + 14 * c); TL.Store(b7, acc + 15 * c);
-        TL.SumEach(acc, 16, s);
+        TL.Store(a0, scratch); TL.Store(a1, scratch + c); TL.Store(a2, scratch + 2 * c); TL.Store(a3, scratch + 3 * c);
+        TL.Store(a4, scratch + 4 * c); TL.Store(a5, scratch + 5 * c); TL.Store(a6, scratch + 6 * c); TL.Store(a7, scratch + 7 * c);
+        if (TH.N > 1)
+        {
+            TL.Store(b0, scratch + 8 * c); TL.Store(b1, scratch + 9 * c); TL.Store(b2, scratch + 10 * c); TL.Store(b3, scratch + 11 * c);
+            TL.Store(b4, scratch + 12 * c); TL.Store(b5, scratch + 13 * c); TL.Store(b6, scratch + 14 * c); TL.Store(b7, scratch + 15 * c);
+        }
+        TL.SumEach(scratch, 8 * TH.N, s);
         for (; i < n; i++)
         {
             s[0] += q[i] * k0[i]; s[1] += q[i] * k1[i]; s[2] += q[i] * k2[i]; s[3] += q[i] * k3[i];
             s[4] += q[i] * k4[i]; s[5] += q[i] * k5[i]; s[6] += q[i] * k6[i]; s[7] += q[i] * k7[i];
-            s[8] += r[i] * k0[i]; s[9] += r[i] * k1[i]; s[10] += r[i] * k2[i]; s[11] += r[i] * k3[i];
-            s[12] += r[i] * k4[i]; s[13] += r[i] * k5[i]; s[14] += r[i] * k6[i]; s[15] += r[i] * k7[i];
+            if (TH.N > 1)
+            {
+                s[8] += r[i] * k0[i]; s[9] += r[i] * k1[i]; s[10] += r[i] * k2[i]; s[11] += r[i] * k3[i];
+                s[12] += r[i] * k4[i]; s[13] += r[i] * k5[i]; s[14] += r[i] * k6[i]; s[15] += r[i] * k7[i];
+            }
         }
     }
 
