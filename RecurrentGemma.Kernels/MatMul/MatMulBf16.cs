@@ -51,10 +51,10 @@ public static unsafe class MatMulBf16
             job.Rows = rows;
             job.W = w;
             job.Width = width;
-            job.PanelsPerTask = PanelSplit.PanelsPerTask(w.Panels, pool, rows <= MaxQuadRows ? QuadPanels : 1);
+            bool quads = rows <= MaxQuadRows;
             try
             {
-                PanelSplit.Run(job, w.Panels, job.PanelsPerTask, pool);
+                job.Split.Run(job, w.Panels, granule: quads ? QuadPanels : 1, streams: quads, pool);
             }
             finally
             {
@@ -65,28 +65,28 @@ public static unsafe class MatMulBf16
 
     [ThreadStatic] static Job? t_job;
 
-    sealed class Job : IParallelWork
+    sealed class Job : IPanelWork
     {
+        public readonly PanelSplit Split = new();
         public float* X, Y, Bias;
-        public int Rows, PanelsPerTask;
+        public int Rows;
         public PackedBf16Matrix W = null!;
         public SimdWidth Width;
 
-        public void Execute(int index)
+        public void RunPanels(int first, int end)
         {
             switch (Width)
             {
-                case SimdWidth.Vector512: Run<Vector512<float>, Lanes512>(index); break;
-                case SimdWidth.Vector256: Run<Vector256<float>, Lanes256>(index); break;
-                case SimdWidth.Vector128: Run<Vector128<float>, Lanes128>(index); break;
-                default: Run<float, LanesScalar>(index); break;
+                case SimdWidth.Vector512: Run<Vector512<float>, Lanes512>(first, end); break;
+                case SimdWidth.Vector256: Run<Vector256<float>, Lanes256>(first, end); break;
+                case SimdWidth.Vector128: Run<Vector128<float>, Lanes128>(first, end); break;
+                default: Run<float, LanesScalar>(first, end); break;
             }
         }
 
-        /// <summary>One task's panels, each through the tile that suits the row count.</summary>
-        void Run<TV, TL>(int index) where TV : struct where TL : struct, IBf16Lanes<TV>
+        /// <summary>A run of panels, each through the tile that suits the row count.</summary>
+        void Run<TV, TL>(int first, int end) where TV : struct where TL : struct, IBf16Lanes<TV>
         {
-            int first = index * PanelsPerTask, end = Math.Min(first + PanelsPerTask, W.Panels);
             bool quads = Rows <= MaxQuadRows;
             for (int p = first; p < end;)
             {

@@ -39,10 +39,9 @@ public static unsafe class MatMulQuantized
             job.Rows = rows;
             job.W = w;
             job.Path = path;
-            job.PanelsPerTask = PanelSplit.PanelsPerTask(w.Panels, pool);
             try
             {
-                PanelSplit.Run(job, w.Panels, job.PanelsPerTask, pool);
+                job.Split.Run(job, w.Panels, granule: 1, streams: rows == 1, pool);
             }
             finally
             {
@@ -54,37 +53,37 @@ public static unsafe class MatMulQuantized
 
     [ThreadStatic] static Job? t_job;
 
-    sealed class Job : IParallelWork
+    sealed class Job : IPanelWork
     {
+        public readonly PanelSplit Split = new();
         public QuantizedActivations A = null!;
         public float* Y, Bias;
-        public int Rows, PanelsPerTask;
+        public int Rows;
         public PackedQuantMatrix W = null!;
         public Int8Path Path;
 
-        public void Execute(int index)
+        public void RunPanels(int first, int end)
         {
-            if (W.Format == MatrixFormat.Q8) Execute<Q8Format>(index);
-            else Execute<Q4Format>(index);
+            if (W.Format == MatrixFormat.Q8) RunPanels<Q8Format>(first, end);
+            else RunPanels<Q4Format>(first, end);
         }
 
-        void Execute<TFmt>(int index) where TFmt : struct, IQuantFormat
+        void RunPanels<TFmt>(int first, int end) where TFmt : struct, IQuantFormat
         {
             switch (Path)
             {
-                case Int8Path.AvxVnni: Run<Vector256<int>, Vector256<float>, VnniLanes, Lanes256, TFmt>(index); break;
-                case Int8Path.Avx512: Run<Vector512<int>, Vector512<float>, Avx512Lanes, Lanes512, TFmt>(index); break;
-                case Int8Path.Avx2: Run<Vector256<int>, Vector256<float>, Avx2Lanes, Lanes256, TFmt>(index); break;
-                case Int8Path.Vector128: Run<Vector128<int>, Vector128<float>, PortableLanes, Lanes128, TFmt>(index); break;
-                case Int8Path.ArmDp: Run<Vector128<int>, Vector128<float>, DpLanes, Lanes128, TFmt>(index); break;
-                default: Run<int, float, ScalarInt8Lanes, LanesScalar, TFmt>(index); break;
+                case Int8Path.AvxVnni: Run<Vector256<int>, Vector256<float>, VnniLanes, Lanes256, TFmt>(first, end); break;
+                case Int8Path.Avx512: Run<Vector512<int>, Vector512<float>, Avx512Lanes, Lanes512, TFmt>(first, end); break;
+                case Int8Path.Avx2: Run<Vector256<int>, Vector256<float>, Avx2Lanes, Lanes256, TFmt>(first, end); break;
+                case Int8Path.Vector128: Run<Vector128<int>, Vector128<float>, PortableLanes, Lanes128, TFmt>(first, end); break;
+                case Int8Path.ArmDp: Run<Vector128<int>, Vector128<float>, DpLanes, Lanes128, TFmt>(first, end); break;
+                default: Run<int, float, ScalarInt8Lanes, LanesScalar, TFmt>(first, end); break;
             }
         }
 
-        void Run<TI, TF, TL, TFL, TFmt>(int index)
+        void Run<TI, TF, TL, TFL, TFmt>(int first, int end)
             where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF> where TFmt : struct, IQuantFormat
         {
-            int first = index * PanelsPerTask, end = Math.Min(first + PanelsPerTask, W.Panels);
             bool single = Rows == 1 && TL.Count >= 8;
             for (int p = first; p < end; p++)
             {
