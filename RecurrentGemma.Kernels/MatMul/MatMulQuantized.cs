@@ -41,7 +41,7 @@ public static unsafe class MatMulQuantized
             job.Path = path;
             try
             {
-                job.Split.Run(job, w.Panels, granule: 1, streams: rows == 1, pool);
+                job.Split.Run(job, w.Panels, granule: 1, streams: rows <= RowTileRows, pool);
             }
             finally
             {
@@ -84,24 +84,29 @@ public static unsafe class MatMulQuantized
         void Run<TI, TF, TL, TFL, TFmt>(int first, int end)
             where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF> where TFmt : struct, IQuantFormat
         {
-            bool single = Rows == 1 && TL.Count >= 8;
+            bool rowTile = Rows <= RowTileRows && TL.Count >= 8;
             for (int p = first; p < end; p++)
             {
-                if (single && (p + 1) * PanelWidth <= W.OutDim) SingleRow<TI, TF, TL, TFL, TFmt>(p);
-                else Panel<TI, TF, TL, TFL, TFmt>(p);
+                if (!rowTile || (p + 1) * PanelWidth > W.OutDim) Panel<TI, TF, TL, TFL, TFmt>(p);
+                else if (Rows == 1) RowPanel<TI, TF, TL, TFL, TFmt, Rows1>(p);
+                else RowPanel<TI, TF, TL, TFL, TFmt, Rows2>(p);
             }
         }
 
-        /// <summary>One row against one full panel (decode): see <see cref="RowTile"/>.</summary>
+        /// <summary>One or two rows against one full panel (decode): see <see cref="RowTile"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void SingleRow<TI, TF, TL, TFL, TFmt>(int panel)
-            where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF> where TFmt : struct, IQuantFormat
+        void RowPanel<TI, TF, TL, TFL, TFmt, TR>(int panel)
+            where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
+            where TFmt : struct, IQuantFormat where TR : struct, ITileRows
         {
             var w = W;
-            float* acc = stackalloc float[PanelWidth];
-            RowTile<TI, TF, TL, TFL, TFmt>(w.Data + (long)panel * w.Blocks * w.BlockBytes, new TileInput(A, 0, w.BlockBytes), acc);
-            float* dst = Y + panel * PanelWidth;
-            for (int c = 0; c < PanelWidth; c++) dst[c] = Bias == null ? acc[c] : acc[c] + Bias[panel * PanelWidth + c];
+            float* acc = stackalloc float[TR.N * PanelWidth];
+            RowTile<TI, TF, TL, TFL, TFmt, TR>(w.Data + (long)panel * w.Blocks * w.BlockBytes, new TileInput(A, 0, w.BlockBytes), acc);
+            for (int r = 0; r < TR.N; r++)
+            {
+                float* dst = Y + (long)r * w.OutDim + panel * PanelWidth, src = acc + r * PanelWidth;
+                for (int c = 0; c < PanelWidth; c++) dst[c] = Bias == null ? src[c] : src[c] + Bias[panel * PanelWidth + c];
+            }
         }
 
         /// <summary>All rows against one panel, in tiles of up to <see cref="MaxTileRows"/> rows.</summary>
@@ -245,55 +250,82 @@ public static unsafe class MatMulQuantized
         }
     }
 
+    /// <summary>Up to this many rows take <see cref="RowTile"/> (and the panel split's streams): a GEMV's shape, bound by the weight stream.</summary>
+    const int RowTileRows = 2;
+
     /// <summary>
-    /// One row x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and dotted, so
-    /// a task's run of panels is one sequential stream. Measured on the Zen 5 VM (2 threads, 7680x2560 and 2560x7680):
-    /// q8 88-90 GB/s and q4 81 GB/s this way, against 78-87 / 69-83 with four panels as four streams and 60-80 with a
-    /// second pass over the panel for the other half of the columns (memory idles during it); software prefetch only
-    /// cost. Integer accumulators live in registers (two or four per half); the f32 ones in acc (L1), folded once per
-    /// block with the same per-element arithmetic as <see cref="Tile"/>.
+    /// One or two rows x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and dotted
+    /// with every row, so a task's run of panels is one sequential stream. Measured on the Zen 5 VM (2 threads, 7680x2560
+    /// and 2560x7680): q8 88-90 GB/s and q4 81 GB/s this way for one row, against 78-87 / 69-83 with four panels as four
+    /// streams and 60-80 with a second pass over the panel for the other half of the columns (memory idles during it);
+    /// software prefetch only cost. Two rows took the 6-row tile before, with four dependent dot chains and two passes per
+    /// panel: the 2B's layer matrices in sequence read 46 (q4) and 67 (q8) GB/s there. Integer accumulators live in
+    /// registers: one row splits even and odd quads into two chains each (summed at the end: exact) to cover the dot's
+    /// latency, two rows have a chain each; the f32 ones in acc (L1), folded once per block with the same per-element
+    /// arithmetic as <see cref="Tile"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RowTile<TI, TF, TL, TFL, TFmt>(byte* panel, in TileInput rows, float* acc)
+    static void RowTile<TI, TF, TL, TFL, TFmt, TR>(byte* panel, in TileInput rows, float* acc)
         where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
-        where TFmt : struct, IQuantFormat
+        where TFmt : struct, IQuantFormat where TR : struct, ITileRows
     {
         int blocks = rows.Blocks, blockBytes = rows.BlockBytes, half = 4 * TL.Count;
+        long stride = rows.Stride;
         bool two = TL.Count == 8;   // 256-bit lanes: two vector pairs per 32 columns; 512-bit: one (narrower paths use Tile)
         TF highScale = TFL.Broadcast(TFmt.HighScale);
-        new Span<float>(acc, PanelWidth).Clear();
+        new Span<float>(acc, TR.N * PanelWidth).Clear();
         sbyte* x = rows.Codes;
         BlockMeta* m = rows.Meta;
         byte* block = panel;
         for (int b = 0; b < blocks; b++, x += BlockSize, block += blockBytes, m += rows.MetaStride)
         {
-            // Even and odd quads in separate chains (summed at the end: exact) to cover the dot's latency.
-            TI a0 = TL.Splat(m->LowStart), b0 = TL.Splat(m->HighStart), c0 = a0, d0 = b0;
-            TI zero = TL.Splat(0), a1 = zero, b1 = zero, c1 = zero, d1 = zero;
+            // Row 0: a, b (first vector pair), c, d (second); chains ...1 are row 1's, or row 0's odd quads (started at zero).
+            TI a0 = TL.Splat(m[0].LowStart), b0 = TL.Splat(m[0].HighStart), c0 = a0, d0 = b0;
+            TI a1 = TL.Splat(TR.N == 2 ? m[1].LowStart : 0), b1 = TL.Splat(TR.N == 2 ? m[1].HighStart : 0), c1 = a1, d1 = b1;
             byte* w = block;
             sbyte* xq = x;
-            for (int q = 0; q < 8; q += 2, w += 2 * TFmt.QuadBytes, xq += 8)
+            if (TR.N == 1)
             {
-                TI v = TL.BroadcastQuad(xq), u = TL.BroadcastQuad(xq + 4);
-                TFmt.Load<TI, TF, TL>(w, out var wl, out var wh); a0 = TL.Dot(a0, wl, v); b0 = TL.Dot(b0, wh, v);
-                TFmt.Load<TI, TF, TL>(w + TFmt.QuadBytes, out wl, out wh); a1 = TL.Dot(a1, wl, u); b1 = TL.Dot(b1, wh, u);
-                if (two)
+                for (int q = 0; q < 8; q += 2, w += 2 * TFmt.QuadBytes, xq += 8)
                 {
-                    TFmt.Load<TI, TF, TL>(w + half, out wl, out wh); c0 = TL.Dot(c0, wl, v); d0 = TL.Dot(d0, wh, v);
-                    TFmt.Load<TI, TF, TL>(w + TFmt.QuadBytes + half, out wl, out wh); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
+                    TI v = TL.BroadcastQuad(xq), u = TL.BroadcastQuad(xq + 4);
+                    TFmt.Load<TI, TF, TL>(w, out var wl, out var wh); a0 = TL.Dot(a0, wl, v); b0 = TL.Dot(b0, wh, v);
+                    TFmt.Load<TI, TF, TL>(w + TFmt.QuadBytes, out wl, out wh); a1 = TL.Dot(a1, wl, u); b1 = TL.Dot(b1, wh, u);
+                    if (two)
+                    {
+                        TFmt.Load<TI, TF, TL>(w + half, out wl, out wh); c0 = TL.Dot(c0, wl, v); d0 = TL.Dot(d0, wh, v);
+                        TFmt.Load<TI, TF, TL>(w + TFmt.QuadBytes + half, out wl, out wh); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
+                    }
                 }
+                TI lo0 = TL.Add(a0, a1), hi0 = TL.Add(b0, b1), lo1 = TL.Add(c0, c1), hi1 = TL.Add(d0, d1);
+                FoldPanel<TI, TF, TL, TFL, TFmt>(lo0, hi0, lo1, hi1, two, block + 8 * TFmt.QuadBytes, &m[0].Scale, highScale, acc);
             }
-            TI lo0 = TL.Add(a0, a1), hi0 = TL.Add(b0, b1), lo1 = TL.Add(c0, c1), hi1 = TL.Add(d0, d1);
-            if (TFmt.CombinedLow) { lo0 = TL.Subtract(lo0, hi0); lo1 = TL.Subtract(lo1, hi1); }
-            FoldPanel<TI, TF, TL, TFL>(lo0, hi0, lo1, hi1, two, block + 8 * TFmt.QuadBytes, &m->Scale, highScale, acc);
+            else
+            {
+                for (int q = 0; q < 8; q++, w += TFmt.QuadBytes, xq += 4)
+                {
+                    TI v = TL.BroadcastQuad(xq), u = TL.BroadcastQuad(xq + stride);
+                    TFmt.Load<TI, TF, TL>(w, out var wl, out var wh);
+                    a0 = TL.Dot(a0, wl, v); b0 = TL.Dot(b0, wh, v); a1 = TL.Dot(a1, wl, u); b1 = TL.Dot(b1, wh, u);
+                    if (two)
+                    {
+                        TFmt.Load<TI, TF, TL>(w + half, out wl, out wh);
+                        c0 = TL.Dot(c0, wl, v); d0 = TL.Dot(d0, wh, v); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
+                    }
+                }
+                FoldPanel<TI, TF, TL, TFL, TFmt>(a0, b0, c0, d0, two, block + 8 * TFmt.QuadBytes, &m[0].Scale, highScale, acc);
+                FoldPanel<TI, TF, TL, TFL, TFmt>(a1, b1, c1, d1, two, block + 8 * TFmt.QuadBytes, &m[1].Scale, highScale, acc + PanelWidth);
+            }
         }
     }
 
-    /// <summary>One panel's block of dots folded into its 32 f32 accumulators in memory (columns lo, 16 + lo for each vector pair).</summary>
+    /// <summary>One row's block of dots for one panel folded into its 32 f32 accumulators in memory (columns lo, 16 + lo for
+    /// each vector pair), after the format's low-half correction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void FoldPanel<TI, TF, TL, TFL>(TI lo0, TI hi0, TI lo1, TI hi1, bool two, byte* scales, float* xs, TF highScale, float* acc)
-        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
+    static void FoldPanel<TI, TF, TL, TFL, TFmt>(TI lo0, TI hi0, TI lo1, TI hi1, bool two, byte* scales, float* xs, TF highScale, float* acc)
+        where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF> where TFmt : struct, IQuantFormat
     {
+        if (TFmt.CombinedLow) { lo0 = TL.Subtract(lo0, hi0); lo1 = TL.Subtract(lo1, hi1); }
         TFL.Widen((ushort*)scales, out var sl, out var sh);
         FoldInto<TI, TF, TL, TFL>(lo0, hi0, sl, TFL.Multiply(sh, highScale), xs, acc);
         if (two)
