@@ -16,7 +16,7 @@ internal interface IPanelWork
 /// <item><b>Streams</b> (bound by the weight stream: one or two rows): one contiguous range of panels per thread, which
 /// its owner walks front to back in halving claims (one long sequential stream a core, the hardware prefetcher's best
 /// case); a thread that runs out takes the back half of the range with the most left and walks that. Measured on the Zen 5
-/// VM (q4 GEMVs of 2560 x 2560 in sequence, 2 threads): 65-67 GB/s with four tasks per thread, 69-70 this way; each task
+/// VM (q4 GEMVs of 2560 x 2560 in sequence, 2 threads): 61-67 GB/s with four tasks per thread, 68-69 this way; each task
 /// start restarts the prefetcher's stream.</item>
 /// </list>
 /// Which thread computes a panel never changes its result (every output column is computed whole by one tile).
@@ -92,7 +92,7 @@ internal sealed class PanelSplit : IParallelWork
     /// <summary>
     /// The next run from the front of range <paramref name="r"/>: half of what is left (at least one granule). Each claim
     /// is a locked instruction, which stalls the core's loads, and a break in the stream: claiming one panel at a time read
-    /// 60-65 GB/s where one claim per range read 72-74 (2560 x 2560 q4 GEMVs, 2 threads); halving keeps the claims to a
+    /// 54-61 GB/s where one claim per range read 71-74 (2560 x 2560 q4 GEMVs, 2 threads); halving keeps the claims to a
     /// logarithm of the range and what a stalled thread holds to half of its range.
     /// </summary>
     bool TakeFront(int r, out int unit, out int count)
