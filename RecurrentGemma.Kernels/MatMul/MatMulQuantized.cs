@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using RecurrentGemma.Kernels.Parallel;
@@ -102,11 +103,15 @@ public static unsafe class MatMulQuantized
             var w = W;
             float* acc = stackalloc float[TR.N * PanelWidth];
             RowTile<TI, TF, TL, TFL, TFmt, TR>(w.Data + (long)panel * w.Blocks * w.BlockBytes, new TileInput(A, 0, w.BlockBytes), acc);
-            for (int r = 0; r < TR.N; r++)
-            {
-                float* dst = Y + (long)r * w.OutDim + panel * PanelWidth, src = acc + r * PanelWidth;
-                for (int c = 0; c < PanelWidth; c++) dst[c] = Bias == null ? src[c] : src[c] + Bias[panel * PanelWidth + c];
-            }
+            for (int r = 0; r < TR.N; r++) StoreRow(acc + r * PanelWidth, Y + (long)r * w.OutDim + panel * PanelWidth, panel * PanelWidth, PanelWidth);
+        }
+
+        /// <summary>One row of a panel's results from the tile's accumulators to y, plus the bias (vectorized: measured 3% of a
+        /// 256-row q8 pass as a scalar loop).</summary>
+        void StoreRow(float* src, float* dst, int col0, int cols)
+        {
+            if (Bias == null) new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(dst, cols));
+            else TensorPrimitives.Add(new ReadOnlySpan<float>(src, cols), new ReadOnlySpan<float>(Bias + col0, cols), new Span<float>(dst, cols));
         }
 
         /// <summary>All rows against one panel, in tiles of up to <see cref="MaxTileRows"/> rows.</summary>
@@ -137,12 +142,7 @@ public static unsafe class MatMulQuantized
                         default: Tile<TI, TF, TL, TFL, TFmt, Rows6>(wp, s, r0 == 0 && s == 0, rows, acc); break;
                     }
                 }
-                for (int r = 0; r < n; r++)
-                {
-                    float* dst = Y + (long)(r0 + r) * w.OutDim + col0, src = acc + r * PanelWidth;
-                    if (Bias == null) new Span<float>(src, cols).CopyTo(new Span<float>(dst, cols));
-                    else for (int c = 0; c < cols; c++) dst[c] = src[c] + Bias[col0 + c];
-                }
+                for (int r = 0; r < n; r++) StoreRow(acc + r * PanelWidth, Y + (long)(r0 + r) * w.OutDim + col0, col0, cols);
             }
         }
     }
