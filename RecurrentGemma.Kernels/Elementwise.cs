@@ -24,6 +24,27 @@ public static unsafe class Elementwise
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y, SimdWidth width) where TOp : struct, IUnaryOperator =>
         Drive(new Unary<TOp>(op), x, x, y, width);
 
+    /// <summary>
+    /// The operator over one long span (the logits' soft-cap: 256000 per row), split across the pool in chunks of
+    /// <see cref="ChunkElements"/>, whole vectors at every width; each element runs the same code as in
+    /// <see cref="Map{TOp}(TOp, ReadOnlySpan{float}, Span{float})"/>. Short spans run on the caller.
+    /// </summary>
+    public static void Map<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y, WorkerPool? pool) where TOp : struct, IUnaryOperator
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"the output ({y.Length}) is shorter than the input ({x.Length})", nameof(y));
+        int chunks = x.Length / ChunkElements, head = chunks * ChunkElements;
+        if (pool is null || pool.Threads == 1 || chunks < 2)
+        {
+            Map(op, x, y);
+            return;
+        }
+        MapRows(op, x, ChunkElements, 0, ChunkElements, y, ChunkElements, chunks, pool);
+        if (head < x.Length) Map(op, x.Slice(head), y.Slice(head, x.Length - head));
+    }
+
+    /// <summary>Elements a task of the one-span <see cref="Map{TOp}(TOp, ReadOnlySpan{float}, Span{float}, WorkerPool?)"/> takes at a time (64 KB).</summary>
+    public const int ChunkElements = 16384;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Map<TOp>(TOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where TOp : struct, IBinaryOperator =>
         Map(op, a, b, y, Simd.Best);

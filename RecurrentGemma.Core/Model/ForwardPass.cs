@@ -211,7 +211,7 @@ public sealed class ForwardPass
         }
         RmsNorm.Apply(gathered, _weights.FinalNormScale, _config.RmsNormEps, gathered, logitRows, _pool);
         _weights.Head.Multiply(gathered, logitRows, default, destination, _pool);
-        if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination, destination);
+        if (_config.LogitsSoftCap > 0) Elementwise.Map(new SoftCapOperator(_config.LogitsSoftCap), destination.Slice(0, logitRows * _config.VocabSize), destination, _pool);
         _buf.Profile.Lap(StepPhase.LogitsHead, t);
     }
 }

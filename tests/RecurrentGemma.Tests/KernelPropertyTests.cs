@@ -85,6 +85,22 @@ public class KernelPropertyTests
         Assert.Throws<ArgumentException>(() => Elementwise.MapRows(new GeluTanhOperator(), source, stride, stride - width + 1, width, unary, width, rows, Pool3));
     }
 
+    [Property(MaxTest = 20)]
+    public void One_long_span_split_across_the_pool_equals_it_mapped_alone(int seed)
+    {
+        // The logits' soft-cap: chunks across the pool plus a ragged tail on the caller, in place as the model runs it.
+        // Lengths up to six chunks, most of them long enough to split (two chunks or more).
+        var rng = new Random(seed);
+        int n = rng.Next(6 * Elementwise.ChunkElements);
+        var x = Floats(rng, n, 40);
+        var alone = new float[n];
+        Elementwise.Map(new SoftCapOperator(30f), x, alone);
+        var split = (float[])x.Clone();
+        Elementwise.Map(new SoftCapOperator(30f), split, split, Pool3);
+        Assert.Equal(alone, split);
+        Assert.Throws<ArgumentException>(() => Elementwise.Map(new SoftCapOperator(30f), new float[n + 1], new float[n], Pool3));
+    }
+
     [Property(MaxTest = 60)]
     public void Element_results_do_not_depend_on_position_or_length(byte lengthRaw, byte offsetRaw, int seed)
     {
