@@ -4,6 +4,7 @@ using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.Sampling;
 using RecurrentGemma.Core.State;
 using RecurrentGemma.Core.Tokenizer;
+using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Core.Serving;
 
@@ -35,6 +36,8 @@ public sealed class BatchScheduler : IDisposable
     readonly List<BatchEntry> _entries = [];
     readonly List<(Sequence Seq, int Fed)> _fed = [];
     readonly float[] _logits, _scratch;
+    readonly List<Sequence> _picking = [];
+    readonly PickJob _pickJob = new();
     readonly SemaphoreSlim _wake = new(0);
     readonly Thread _engine;
     readonly SchedulerCounters _counters = new();
@@ -81,6 +84,27 @@ public sealed class BatchScheduler : IDisposable
         _engine.Start();
     }
 
+    /// <summary>One step's picks as a parallel job: task i picks for sequence i from its own row of the step's logits.</summary>
+    sealed class PickJob : IParallelWork
+    {
+        BatchScheduler? _owner;
+        List<Sequence>? _sequences;
+
+        public void Run(BatchScheduler owner, List<Sequence> sequences, WorkerPool pool)
+        {
+            (_owner, _sequences) = (owner, sequences);
+            try { pool.Run(this, sequences.Count); }
+            finally { (_owner, _sequences) = (null, null); }
+        }
+
+        public void Execute(int index)
+        {
+            var seq = _sequences![index];
+            int vocab = _owner!._model.Config.VocabSize;
+            _owner.Pick(seq, _owner._logits.AsSpan(seq.LogitsRow * vocab, vocab));
+        }
+    }
+
     sealed class Sequence(int[] prompt, TokenSelector selector, RequestHandle handle, SessionLink? session, ProgressReporter? progress)
     {
         public readonly int[] Prompt = prompt;
@@ -97,6 +121,11 @@ public sealed class BatchScheduler : IDisposable
         public bool Active;        // admitted and not finished
         public long Submitted = Stopwatch.GetTimestamp(), FirstToken;
         public bool Prefilling => Fed < Prompt.Length;
+        // This step's pick (Pick, on any thread), applied by Apply on the engine thread.
+        public int LogitsRow;
+        public bool Picked;
+        public GeneratedToken PickedToken;
+        public Exception? PickError;
     }
 
     /// <summary>
@@ -285,34 +314,58 @@ public sealed class BatchScheduler : IDisposable
             if (fed > 0) seq.Progress?.Report((double)seq.Fed / seq.Prompt.Length);
             if (seq.Ending is { } ending) { Finish(seq, ending); continue; }
             if (seq.Prefilling) continue;   // mid-prompt: no token yet
-            SampleOrFail(seq, row);
+            seq.LogitsRow = i;
+            _picking.Add(seq);
         }
+        // The picks run across the pool (each sequence has its own selector, history and logits row; a top-p pick over
+        // 256000 logits takes ~0.7 ms, so 64 of them in series would be ~8% of a 2-core batch-64 step and more on many
+        // cores); what they change in the scheduler is applied here, in batch order.
+        _pickJob.Run(this, _picking, _model.Pool);
+        foreach (var seq in _picking) Apply(seq);
+        _picking.Clear();
         _running.RemoveAll(s => !s.Active);
         _counters.Running(_running.Count);
     }
 
-    /// <summary>Picks the sequence's next token; an error here is this request's alone.</summary>
+    /// <summary>Picks the sequence's next token and applies it; an error here is this request's alone.</summary>
     void SampleOrFail(Sequence seq, Span<float> logits)
     {
+        Pick(seq, logits);
+        Apply(seq);
+    }
+
+    /// <summary>
+    /// The sequence's next token from <paramref name="logits"/> (used up: penalties and cuts work in place), kept on the
+    /// sequence. Touches nothing but the sequence's own selector, so picks of different sequences may run at once.
+    /// </summary>
+    void Pick(Sequence seq, Span<float> logits)
+    {
+        seq.PickError = null;
         try
         {
             BeforeSample?.Invoke(seq.Handle);
-            Sample(seq, logits);
+            seq.Picked = seq.Selector.Next(logits, CollectionsMarshal.AsSpan(seq.History), seq.Handle.CancellationRequested, out seq.PickedToken);
         }
         catch (Exception e)
         {
-            Fail(seq, new EngineFaultException($"sampling failed for this request: {e.Message}", e));
+            seq.PickError = e;
         }
     }
 
-    /// <summary><paramref name="logits"/> is used up (penalties and cuts work in place).</summary>
-    void Sample(Sequence seq, Span<float> logits)
+    /// <summary>Applies the pick: the token goes out and is fed next step, or the request ends.</summary>
+    void Apply(Sequence seq)
     {
-        if (!seq.Selector.Next(logits, CollectionsMarshal.AsSpan(seq.History), seq.Handle.CancellationRequested, out var token))
+        if (seq.PickError is { } e)
+        {
+            Fail(seq, new EngineFaultException($"sampling failed for this request: {e.Message}", e));
+            return;
+        }
+        if (!seq.Picked)
         {
             Finish(seq, seq.Selector.Stopped!.Value);
             return;
         }
+        var token = seq.PickedToken;
         if (seq.FirstToken == 0) seq.FirstToken = Stopwatch.GetTimestamp();
         seq.History.Add(token.Id);
         seq.Last[0] = token.Id;
