@@ -1,11 +1,12 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace RecurrentGemma.Kernels;
 
 /// <summary>
-/// Reductions over f32 spans. ArgMax is TensorPrimitives' (exact in any order). The sums and Max are ours,
+/// Reductions over f32 spans. ArgMax is exact in any order (our Max, then a search). The sums and Max are ours,
 /// written once over widths (<see cref="IReduction"/> + one driver): TensorPrimitives aligns its loop to the span's
 /// address, so the order it adds in (and the rounded result) depends on where a row happens to live in memory, and a
 /// row batched with others would not sum like the same row alone. Ours adds in an order fixed by the length and the
@@ -40,11 +41,18 @@ public static unsafe class Reductions
         fixed (float* px = x) return Reduce(new SumAtLeastStep(threshold), px, px, x.Length, width);
     }
 
-    /// <summary>Index of the largest value, the first one on ties (numpy's rule, which the golden greedy ids follow).</summary>
+    /// <summary>
+    /// Index of the largest value, the first one on ties (numpy's rule, which the golden greedy ids follow), with
+    /// TensorPrimitives.IndexOfMax's rules for NaN (the first NaN) and signed zeros (+0 above -0). Found as our
+    /// <see cref="Max(ReadOnlySpan{float})"/>, then the first element with its bits (the BCL's vectorized search): a
+    /// nonzero value equals the max exactly when its bits do. 256000 logits: 114 us through IndexOfMax, ~15 us this way.
+    /// </summary>
     public static int ArgMax(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) throw new ArgumentException("empty span", nameof(x));
-        return TensorPrimitives.IndexOfMax(x);
+        float max = Max(x);
+        if (max == 0 || float.IsNaN(max)) return TensorPrimitives.IndexOfMax(x);
+        return MemoryMarshal.Cast<float, int>(x).IndexOf(BitConverter.SingleToInt32Bits(max));
     }
 
     /// <summary>The largest value (NaN if there is one). Exact in any order, but TensorPrimitives.Max, with its NaN and

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using FsCheck.Xunit;
 using RecurrentGemma.Kernels;
 using RecurrentGemma.Kernels.Operators;
@@ -446,15 +447,29 @@ public class KernelPropertyTests
         if (n > 0) Assert.Equal(a.Max(), Reductions.Max(a));
     }
 
-    [Property(MaxTest = 60)]
+    [Property(MaxTest = 100)]
     public void Arg_max_is_the_first_index_of_the_maximum(byte lengthRaw, byte levels, int seed)
     {
-        // Few distinct values, so ties are common.
-        int n = 1 + lengthRaw * 5, k = 1 + levels % 5;   // up to 1276: every vector path of IndexOfMax
+        // Few distinct values (negative, both zeros, positive), so ties are common; now and then a NaN.
+        int n = 1 + lengthRaw * 5, k = 1 + levels % 5;   // up to 1276: every vector path and ragged tails
         var rng = new Random(seed);
+        var values = new[] { -3f, -0f, 0f, 2f, 5f, -1f }.Take(1 + k).ToArray();
         var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = rng.Next(k);
-        Assert.Equal(Array.IndexOf(x, x.Max()), Reductions.ArgMax(x));
+        for (int i = 0; i < n; i++) x[i] = values[rng.Next(values.Length)] * (rng.Next(3) == 0 ? -1 : 1);
+        if (rng.Next(8) == 0) x[rng.Next(n)] = float.NaN;
+        int expected = ReferenceArgMax(x);
+        Assert.Equal(expected, TensorPrimitives.IndexOfMax<float>(x));   // the rules it keeps
+        Assert.Equal(expected, Reductions.ArgMax(x));
+    }
+
+    /// <summary>The first NaN if there is one; else the first index of the largest value, +0 above -0.</summary>
+    static int ReferenceArgMax(float[] x)
+    {
+        for (int i = 0; i < x.Length; i++) if (float.IsNaN(x[i])) return i;
+        int best = 0;
+        for (int i = 1; i < x.Length; i++)
+            if (x[i] > x[best] || (x[i] == 0 && x[best] == 0 && !float.IsNegative(x[i]) && float.IsNegative(x[best]))) best = i;
+        return best;
     }
 
     [Fact]
