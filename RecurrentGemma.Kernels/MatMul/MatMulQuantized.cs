@@ -90,11 +90,12 @@ public static unsafe class MatMulQuantized
             {
                 if (!rowTile || (p + 1) * PanelWidth > W.OutDim) Panel<TI, TF, TL, TFL, TFmt>(p);
                 else if (Rows == 1) RowPanel<TI, TF, TL, TFL, TFmt, Rows1>(p);
-                else RowPanel<TI, TF, TL, TFL, TFmt, Rows2>(p);
+                else if (Rows == 2) RowPanel<TI, TF, TL, TFL, TFmt, Rows2>(p);
+                else RowPanel<TI, TF, TL, TFL, TFmt, Rows3>(p);
             }
         }
 
-        /// <summary>One or two rows against one full panel (decode): see <see cref="RowTile"/>.</summary>
+        /// <summary>One to three rows against one full panel (decode): see <see cref="RowTile"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void RowPanel<TI, TF, TL, TFL, TFmt, TR>(int panel)
             where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
@@ -250,19 +251,20 @@ public static unsafe class MatMulQuantized
         }
     }
 
-    /// <summary>Up to this many rows take <see cref="RowTile"/> (and the panel split's streams): a GEMV's shape, bound by the weight stream.</summary>
-    const int RowTileRows = 2;
+    /// <summary>Up to this many rows take <see cref="RowTile"/> (and the panel split's streams): a GEMV's shape, bound by
+    /// the weight stream; three rows' twelve chains still fit the registers (no spills in the JIT's code).</summary>
+    const int RowTileRows = 3;
 
     /// <summary>
-    /// One or two rows x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and dotted
-    /// with every row, so a task's run of panels is one sequential stream. Measured on the Zen 5 VM (2 threads, 7680x2560
-    /// and 2560x7680): q8 88-90 GB/s and q4 81 GB/s this way for one row, against 78-87 / 69-83 with four panels as four
-    /// streams and 60-80 with a second pass over the panel for the other half of the columns (memory idles during it);
-    /// software prefetch only cost. Two rows took the 6-row tile before, with four dependent dot chains and two passes per
-    /// panel: the 2B's layer matrices in sequence read 46 (q4) and 67 (q8) GB/s there. Integer accumulators live in
-    /// registers: one row splits even and odd quads into two chains each (summed at the end: exact) to cover the dot's
-    /// latency, two rows have a chain each; the f32 ones in acc (L1), folded once per block with the same per-element
-    /// arithmetic as <see cref="Tile"/>.
+    /// One to three rows x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and
+    /// dotted with every row, so a task's run of panels is one sequential stream. Measured on the Zen 5 VM (2 threads,
+    /// 7680x2560 and 2560x7680): q8 88-90 GB/s and q4 81 GB/s this way for one row, against 78-87 / 69-83 with four panels
+    /// as four streams and 60-80 with a second pass over the panel for the other half of the columns (memory idles during
+    /// it); software prefetch only cost. Two and three rows took the 6-row tile before, with four or six dependent dot
+    /// chains and two passes per panel: the 2B's layer matrices in sequence read 46 / 47 (q4) and 67 / 62 (q8) GB/s
+    /// there, 62 / 47 and 78 / 73-78 here. Integer accumulators live in registers: one row splits even and odd quads into
+    /// two chains each (summed at the end: exact) to cover the dot's latency, more rows have a chain each; the f32 ones in
+    /// acc (L1), folded once per block with the same per-element arithmetic as <see cref="Tile"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowTile<TI, TF, TL, TFL, TFmt, TR>(byte* panel, in TileInput rows, float* acc)
@@ -279,9 +281,12 @@ public static unsafe class MatMulQuantized
         byte* block = panel;
         for (int b = 0; b < blocks; b++, x += BlockSize, block += blockBytes, m += rows.MetaStride)
         {
-            // Row 0: a, b (first vector pair), c, d (second); chains ...1 are row 1's, or row 0's odd quads (started at zero).
+            // Row 0: a, b (first vector pair), c, d (second); chains ...1 are row 1's, or row 0's odd quads (started at zero);
+            // chains ...2 are row 2's. Three rows broadcast their codes again for the second pair (a register fewer).
             TI a0 = TL.Splat(m[0].LowStart), b0 = TL.Splat(m[0].HighStart), c0 = a0, d0 = b0;
-            TI a1 = TL.Splat(TR.N == 2 ? m[1].LowStart : 0), b1 = TL.Splat(TR.N == 2 ? m[1].HighStart : 0), c1 = a1, d1 = b1;
+            TI a1 = TL.Splat(TR.N >= 2 ? m[1].LowStart : 0), b1 = TL.Splat(TR.N >= 2 ? m[1].HighStart : 0), c1 = a1, d1 = b1;
+            TI a2 = default, b2 = default, c2 = default, d2 = default;
+            if (TR.N == 3) { a2 = TL.Splat(m[2].LowStart); b2 = TL.Splat(m[2].HighStart); c2 = a2; d2 = b2; }
             byte* w = block;
             sbyte* xq = x;
             if (TR.N == 1)
@@ -307,14 +312,21 @@ public static unsafe class MatMulQuantized
                     TI v = TL.BroadcastQuad(xq), u = TL.BroadcastQuad(xq + stride);
                     TFmt.Load<TI, TF, TL>(w, out var wl, out var wh);
                     a0 = TL.Dot(a0, wl, v); b0 = TL.Dot(b0, wh, v); a1 = TL.Dot(a1, wl, u); b1 = TL.Dot(b1, wh, u);
+                    if (TR.N == 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); a2 = TL.Dot(a2, wl, t); b2 = TL.Dot(b2, wh, t); }
                     if (two)
                     {
                         TFmt.Load<TI, TF, TL>(w + half, out wl, out wh);
+                        if (TR.N == 3)
+                        {
+                            v = TL.BroadcastQuad(xq); u = TL.BroadcastQuad(xq + stride);
+                        }
                         c0 = TL.Dot(c0, wl, v); d0 = TL.Dot(d0, wh, v); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
+                        if (TR.N == 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); c2 = TL.Dot(c2, wl, t); d2 = TL.Dot(d2, wh, t); }
                     }
                 }
                 FoldPanel<TI, TF, TL, TFL, TFmt>(a0, b0, c0, d0, two, block + 8 * TFmt.QuadBytes, &m[0].Scale, highScale, acc);
                 FoldPanel<TI, TF, TL, TFL, TFmt>(a1, b1, c1, d1, two, block + 8 * TFmt.QuadBytes, &m[1].Scale, highScale, acc + PanelWidth);
+                if (TR.N == 3) FoldPanel<TI, TF, TL, TFL, TFmt>(a2, b2, c2, d2, two, block + 8 * TFmt.QuadBytes, &m[2].Scale, highScale, acc + 2 * PanelWidth);
             }
         }
     }
