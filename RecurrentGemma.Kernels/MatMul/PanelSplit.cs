@@ -11,13 +11,13 @@ internal interface IPanelWork
 /// <summary>
 /// How a matmul shares its panels among threads, in one of two ways:
 /// <list type="bullet">
-/// <item><b>Tasks</b> (compute-bound: 3+ rows): a few tasks per thread, each a run of panels, claimed in any order, so a
+/// <item><b>Tasks</b> (compute-bound batches): a few tasks per thread, each a run of panels, claimed in any order, so a
 /// slow thread takes fewer.</item>
-/// <item><b>Streams</b> (bound by the weight stream: one or two rows): one contiguous range of panels per thread, which
-/// its owner walks front to back in halving claims (one long sequential stream a core, the hardware prefetcher's best
-/// case); a thread that runs out takes the back half of the range with the most left and walks that. Measured on the Zen 5
-/// VM (q4 GEMVs of 2560 x 2560 in sequence, 2 threads): 61-67 GB/s with four tasks per thread, 68-69 this way; each task
-/// start restarts the prefetcher's stream.</item>
+/// <item><b>Streams</b> (bound by the weight stream: the decode tiles' few rows): one contiguous range of panels per
+/// thread, which its owner walks front to back in halving claims (one long sequential stream a core, the hardware
+/// prefetcher's best case); a thread that runs out takes the back half of the range with the most left and walks that.
+/// Measured on the Zen 5 VM (q4 GEMVs of 2560 x 2560 in sequence, 2 threads): 61-67 GB/s with four tasks per thread,
+/// 68-69 this way; each task start restarts the prefetcher's stream.</item>
 /// </list>
 /// Which thread computes a panel never changes its result (every output column is computed whole by one tile).
 /// </summary>
