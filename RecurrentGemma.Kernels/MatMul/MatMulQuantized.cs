@@ -42,7 +42,7 @@ public static unsafe class MatMulQuantized
             job.Path = path;
             try
             {
-                job.Split.Run(job, w.Panels, granule: 1, streams: rows <= RowTileRows, pool);
+                job.Split.Run(job, w.Panels, granule: 1, streams: rows <= RowTileRows(w.Format), pool);
             }
             finally
             {
@@ -85,17 +85,18 @@ public static unsafe class MatMulQuantized
         void Run<TI, TF, TL, TFL, TFmt>(int first, int end)
             where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF> where TFmt : struct, IQuantFormat
         {
-            bool rowTile = Rows <= RowTileRows && TL.Count >= 8;
+            bool rowTile = Rows <= TFmt.RowTileRows && TL.Count >= 8;
             for (int p = first; p < end; p++)
             {
                 if (!rowTile || (p + 1) * PanelWidth > W.OutDim) Panel<TI, TF, TL, TFL, TFmt>(p);
                 else if (Rows == 1) RowPanel<TI, TF, TL, TFL, TFmt, Rows1>(p);
                 else if (Rows == 2) RowPanel<TI, TF, TL, TFL, TFmt, Rows2>(p);
-                else RowPanel<TI, TF, TL, TFL, TFmt, Rows3>(p);
+                else if (Rows == 3) RowPanel<TI, TF, TL, TFL, TFmt, Rows3>(p);
+                else RowPanel<TI, TF, TL, TFL, TFmt, Rows4>(p);
             }
         }
 
-        /// <summary>One to three rows against one full panel (decode): see <see cref="RowTile"/>.</summary>
+        /// <summary>One to four rows against one full panel (decode): see <see cref="RowTile"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void RowPanel<TI, TF, TL, TFL, TFmt, TR>(int panel)
             where TI : struct where TF : struct where TL : struct, IInt8Lanes<TI, TF> where TFL : struct, IBf16Lanes<TF>
@@ -251,18 +252,19 @@ public static unsafe class MatMulQuantized
         }
     }
 
-    /// <summary>Up to this many rows take <see cref="RowTile"/> (and the panel split's streams): a GEMV's shape, bound by
-    /// the weight stream; three rows' twelve chains still fit the registers (no spills in the JIT's code).</summary>
-    const int RowTileRows = 3;
+    /// <summary>Up to the format's <see cref="IQuantFormat.RowTileRows"/> rows take <see cref="RowTile"/> (and the panel
+    /// split's streams): a GEMV's shape, bound by the weight stream.</summary>
+    static int RowTileRows(MatrixFormat format) => format == MatrixFormat.Q8 ? Q8Format.RowTileRows : Q4Format.RowTileRows;
 
     /// <summary>
-    /// One to three rows x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and
+    /// One to four rows x one panel (decode), all 32 columns in one sweep: per quad each code byte is loaded once and
     /// dotted with every row, so a task's run of panels is one sequential stream. Measured on the Zen 5 VM (2 threads,
     /// 7680x2560 and 2560x7680): q8 88-90 GB/s and q4 81 GB/s this way for one row, against 78-87 / 69-83 with four panels
     /// as four streams and 60-80 with a second pass over the panel for the other half of the columns (memory idles during
-    /// it); software prefetch only cost. Two and three rows took the 6-row tile before, with four or six dependent dot
-    /// chains and two passes per panel: the 2B's layer matrices in sequence read 46 / 47 (q4) and 67 / 62 (q8) GB/s
-    /// there, 62 / 47 and 78 / 73-78 here. Integer accumulators live in registers: one row splits even and odd quads into
+    /// it); software prefetch only cost. Two to four rows took the 6-row tile before, with four to eight dependent dot
+    /// chains and two passes per panel: the 2B's layer matrices in sequence read 46 / 47 (q4, 2 / 3 rows) and 67 / 62 / 58
+    /// (q8, 2-4 rows) GB/s there, 62 / 47 and 78 / 73-78 / 73-76 here. Four rows hold sixteen integer accumulators: the
+    /// JIT keeps the VNNI accumulators in ymm0-15 and copies the two that do not fit in and out around each dot. Integer accumulators live in registers: one row splits even and odd quads into
     /// two chains each (summed at the end: exact) to cover the dot's latency, more rows have a chain each; the f32 ones in
     /// acc (L1), folded once per block with the same per-element arithmetic as <see cref="Tile"/>.
     /// </summary>
@@ -282,11 +284,12 @@ public static unsafe class MatMulQuantized
         for (int b = 0; b < blocks; b++, x += BlockSize, block += blockBytes, m += rows.MetaStride)
         {
             // Row 0: a, b (first vector pair), c, d (second); chains ...1 are row 1's, or row 0's odd quads (started at zero);
-            // chains ...2 are row 2's. Three rows broadcast their codes again for the second pair (a register fewer).
+            // chains ...2 and ...3 are rows 2 and 3's. Three or four rows broadcast their codes again for the second pair.
             TI a0 = TL.Splat(m[0].LowStart), b0 = TL.Splat(m[0].HighStart), c0 = a0, d0 = b0;
             TI a1 = TL.Splat(TR.N >= 2 ? m[1].LowStart : 0), b1 = TL.Splat(TR.N >= 2 ? m[1].HighStart : 0), c1 = a1, d1 = b1;
-            TI a2 = default, b2 = default, c2 = default, d2 = default;
-            if (TR.N == 3) { a2 = TL.Splat(m[2].LowStart); b2 = TL.Splat(m[2].HighStart); c2 = a2; d2 = b2; }
+            TI a2 = default, b2 = default, c2 = default, d2 = default, a3 = default, b3 = default, c3 = default, d3 = default;
+            if (TR.N >= 3) { a2 = TL.Splat(m[2].LowStart); b2 = TL.Splat(m[2].HighStart); c2 = a2; d2 = b2; }
+            if (TR.N >= 4) { a3 = TL.Splat(m[3].LowStart); b3 = TL.Splat(m[3].HighStart); c3 = a3; d3 = b3; }
             byte* w = block;
             sbyte* xq = x;
             if (TR.N == 1)
@@ -312,21 +315,24 @@ public static unsafe class MatMulQuantized
                     TI v = TL.BroadcastQuad(xq), u = TL.BroadcastQuad(xq + stride);
                     TFmt.Load<TI, TF, TL>(w, out var wl, out var wh);
                     a0 = TL.Dot(a0, wl, v); b0 = TL.Dot(b0, wh, v); a1 = TL.Dot(a1, wl, u); b1 = TL.Dot(b1, wh, u);
-                    if (TR.N == 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); a2 = TL.Dot(a2, wl, t); b2 = TL.Dot(b2, wh, t); }
+                    if (TR.N >= 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); a2 = TL.Dot(a2, wl, t); b2 = TL.Dot(b2, wh, t); }
+                    if (TR.N >= 4) { TI t = TL.BroadcastQuad(xq + 3 * stride); a3 = TL.Dot(a3, wl, t); b3 = TL.Dot(b3, wh, t); }
                     if (two)
                     {
                         TFmt.Load<TI, TF, TL>(w + half, out wl, out wh);
-                        if (TR.N == 3)
+                        if (TR.N >= 3)
                         {
                             v = TL.BroadcastQuad(xq); u = TL.BroadcastQuad(xq + stride);
                         }
                         c0 = TL.Dot(c0, wl, v); d0 = TL.Dot(d0, wh, v); c1 = TL.Dot(c1, wl, u); d1 = TL.Dot(d1, wh, u);
-                        if (TR.N == 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); c2 = TL.Dot(c2, wl, t); d2 = TL.Dot(d2, wh, t); }
+                        if (TR.N >= 3) { TI t = TL.BroadcastQuad(xq + 2 * stride); c2 = TL.Dot(c2, wl, t); d2 = TL.Dot(d2, wh, t); }
+                        if (TR.N >= 4) { TI t = TL.BroadcastQuad(xq + 3 * stride); c3 = TL.Dot(c3, wl, t); d3 = TL.Dot(d3, wh, t); }
                     }
                 }
                 FoldPanel<TI, TF, TL, TFL, TFmt>(a0, b0, c0, d0, two, block + 8 * TFmt.QuadBytes, &m[0].Scale, highScale, acc);
                 FoldPanel<TI, TF, TL, TFL, TFmt>(a1, b1, c1, d1, two, block + 8 * TFmt.QuadBytes, &m[1].Scale, highScale, acc + PanelWidth);
-                if (TR.N == 3) FoldPanel<TI, TF, TL, TFL, TFmt>(a2, b2, c2, d2, two, block + 8 * TFmt.QuadBytes, &m[2].Scale, highScale, acc + 2 * PanelWidth);
+                if (TR.N >= 3) FoldPanel<TI, TF, TL, TFL, TFmt>(a2, b2, c2, d2, two, block + 8 * TFmt.QuadBytes, &m[2].Scale, highScale, acc + 2 * PanelWidth);
+                if (TR.N >= 4) FoldPanel<TI, TF, TL, TFL, TFmt>(a3, b3, c3, d3, two, block + 8 * TFmt.QuadBytes, &m[3].Scale, highScale, acc + 3 * PanelWidth);
             }
         }
     }
