@@ -45,7 +45,7 @@ public static unsafe class Reductions
     /// Index of the largest value, the first one on ties (numpy's rule, which the golden greedy ids follow), with
     /// TensorPrimitives.IndexOfMax's rules for NaN (the first NaN) and signed zeros (+0 above -0). Found as our
     /// <see cref="Max(ReadOnlySpan{float})"/>, then the first element with its bits (the BCL's vectorized search): a
-    /// nonzero value equals the max exactly when its bits do. 256000 logits: 114 us through IndexOfMax, ~15 us this way.
+    /// nonzero value equals the max exactly when its bits do. 256000 logits: 114 us through IndexOfMax, 22 us this way.
     /// </summary>
     public static int ArgMax(ReadOnlySpan<float> x)
     {

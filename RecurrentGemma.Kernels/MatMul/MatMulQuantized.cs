@@ -263,10 +263,11 @@ public static unsafe class MatMulQuantized
     /// as four streams and 60-80 with a second pass over the panel for the other half of the columns (memory idles during
     /// it); software prefetch only cost. Two to four rows took the 6-row tile before, with four to eight dependent dot
     /// chains and two passes per panel: the 2B's layer matrices in sequence read 46 / 47 (q4, 2 / 3 rows) and 67 / 62 / 58
-    /// (q8, 2-4 rows) GB/s there, 62 / 47 and 78 / 73-78 / 73-76 here. Four rows hold sixteen integer accumulators: the
-    /// JIT keeps the VNNI accumulators in ymm0-15 and copies the two that do not fit in and out around each dot. Integer accumulators live in registers: one row splits even and odd quads into
-    /// two chains each (summed at the end: exact) to cover the dot's latency, more rows have a chain each; the f32 ones in
-    /// acc (L1), folded once per block with the same per-element arithmetic as <see cref="Tile"/>.
+    /// (q8, 2-4 rows) GB/s there, 62 / 47 and 78 / 73-78 / 73-76 here. Integer accumulators live in registers: one row
+    /// splits even and odd quads into two chains each (summed at the end: exact) to cover the dot's latency, more rows
+    /// have a chain each (four rows hold sixteen: the JIT keeps VNNI accumulators in ymm0-15 and copies the two that do not
+    /// fit in and out around each dot); the f32 ones in acc (L1), folded once per block with the same per-element
+    /// arithmetic as <see cref="Tile"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowTile<TI, TF, TL, TFL, TFmt, TR>(byte* panel, in TileInput rows, float* acc)
