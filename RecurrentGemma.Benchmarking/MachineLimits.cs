@@ -37,7 +37,7 @@ public static unsafe class MachineLimits
         }
         finally
         {
-            NativeBuffer.Free(buffer);
+            NativeBuffer.Free(buffer, bytes);
         }
     }
 

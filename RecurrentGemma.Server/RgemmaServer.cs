@@ -34,13 +34,23 @@ public sealed class RgemmaServer : IAsyncDisposable
         Urls = urls;
     }
 
-    public static async Task<RgemmaServer> StartAsync(ServerOptions options, Func<SchedulerOptions, TextGenerator> open, TextWriter? log = null)
+    /// <param name="logger">Where the server logs; null: ASP.NET Core's console logger on stderr, at <see cref="ServerOptions.LogLevel"/>.</param>
+    public static async Task<RgemmaServer> StartAsync(ServerOptions options, Func<SchedulerOptions, TextGenerator> open, ILoggerProvider? logger = null)
     {
         options.Validate();
         var address = options.ListenAddress;
-        var host = new ModelHost(options, open) { Log = log ?? TextWriter.Null };
+        var host = new ModelHost(options, open);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (logger is not null) builder.Logging.AddProvider(logger);
+        else builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+        }).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);   // stdout is the CLI's (its start line)
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        // ASP.NET Core's own per-request lines only when asked for debug detail; its warnings and errors always.
+        if (options.LogLevel > LogLevel.Debug) builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddSingleton<IHostLifetime, CallerLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
         builder.WebHost.ConfigureKestrel(k =>
@@ -51,6 +61,7 @@ public sealed class RgemmaServer : IAsyncDisposable
         });
         if (options.CorsOrigin is not null) builder.Services.AddCors();
         var app = builder.Build();
+        host.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RecurrentGemma.Server");
         Configure(app, host);
         try
         {
@@ -74,19 +85,26 @@ public sealed class RgemmaServer : IAsyncDisposable
             try { await next(http).ConfigureAwait(false); }
             finally { host.Metrics.Request(EndpointName(http.Request.Path), http.RequestAborted.IsCancellationRequested ? 499 : http.Response.StatusCode); }
         });
-        // Errors as OpenAI error objects; a client that left gets nothing.
+        // Errors as OpenAI error objects; a client that left gets nothing, but a server-side failure is logged all the same.
         app.Use(async (http, next) =>
         {
             try
             {
                 await next(http).ConfigureAwait(false);
             }
-            catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+            catch (Exception e) when (http.RequestAborted.IsCancellationRequested)
             {
+                ErrorResponses.AfterClientLeft(e, host, http);
             }
             catch (Exception e) when (!http.Response.HasStarted)
             {
                 await ErrorResponses.WriteAsync(http, ErrorResponses.ToApi(e, host)).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // The answer had started (a stream's headers): it cannot change status; the log keeps the error.
+                _ = ErrorResponses.ToApi(e, host);
+                http.Abort();
             }
         });
         if (options.CorsOrigin is { } origin)

@@ -16,8 +16,20 @@ public sealed record ServerOptions
     public int MaxTokensCap { get; init; } = 4096;
     /// <summary>The longest prompt in tokens (400 past it).</summary>
     public int MaxPromptTokens { get; init; } = 32768;
-    /// <summary>Memory for cached conversation states (0: off).</summary>
+    /// <summary>Memory for cached conversation states (0: off); inside <see cref="MemoryBudgetBytes"/>, from which live requests take it back.</summary>
     public long StateCacheBytes { get; init; } = 1L << 30;
+    /// <summary>
+    /// The one budget for what requests make the server hold: the engine's step buffers, and every sequence's state and
+    /// logits (running, queued, forked choices, cached). Null: <see cref="DefaultBudgetShare"/> of what the machine can
+    /// spare once the model is loaded.
+    /// </summary>
+    public long? MemoryBudgetBytes { get; init; }
+    /// <summary>The share of the machine's spare memory the budget takes when none is given.</summary>
+    public const double DefaultBudgetShare = 0.75;
+    /// <summary>The least budget one may give (a budget too small for the model's engine and one sequence is refused at load, with the numbers).</summary>
+    public const long MinMemoryBudgetBytes = 1L << 20;
+    /// <summary>What the server logs (ASP.NET Core's console logger, on stderr): Information by default.</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     /// <summary>Request bodies larger than this get 413.</summary>
     public long MaxBodyBytes { get; init; } = 8L << 20;
     /// <summary>Browsers from this origin may call the API (CORS); null: no CORS headers.</summary>
@@ -37,6 +49,7 @@ public sealed record ServerOptions
         Check(nameof(MaxTokensCap), MaxTokensCap, 1, 1 << 24);
         Check(nameof(MaxPromptTokens), MaxPromptTokens, 1, 1 << 24);
         if (StateCacheBytes < 0) throw new ServerOptionException(nameof(StateCacheBytes), $"{StateCacheBytes} must be 0 (off) or more");
+        if (MemoryBudgetBytes is { } budget && budget < MinMemoryBudgetBytes) throw new ServerOptionException(nameof(MemoryBudgetBytes), $"{budget >> 20} MB must be at least {MinMemoryBudgetBytes >> 20} MB");
         if (MaxBodyBytes < 1024) throw new ServerOptionException(nameof(MaxBodyBytes), $"{MaxBodyBytes} must be at least 1024");
         if (DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromMinutes(10)) throw new ServerOptionException(nameof(DrainTimeout), $"{DrainTimeout.TotalSeconds} s must be in [0, 600] s");
         _ = ListenAddress;

@@ -9,7 +9,7 @@ public readonly record struct CountRange(int Min, int Max)
     /// <summary>Tokens of a prompt or a generation (16M: days of decoding on a CPU).</summary>
     public static readonly CountRange Tokens = new(0, 1 << 24);
     public static readonly CountRange PositiveTokens = new(1, 1 << 24);
-    public static readonly CountRange Threads = new(0, 1024);
+    public static readonly CountRange Threads = new(0, Kernels.Parallel.WorkerPool.MaxThreads);
     public static readonly CountRange TopK = new(0, 1 << 20);
     /// <summary>Rows per forward pass (perplexity's chunk): logits of chunk x vocabulary floats are held at once.</summary>
     public static readonly CountRange Chunk = new(1, 1024);

@@ -27,17 +27,21 @@ public static class ServeCommand
         var maxTokensCap = new Option<int>("--max-tokens-cap") { Description = "largest max_tokens a request may ask, and the default (default 4096)", DefaultValueFactory = _ => 4096 };
         var maxPrompt = new Option<int>("--max-prompt-tokens") { Description = "longest prompt in tokens (default 32768)", DefaultValueFactory = _ => 32768 };
         var cacheMb = new Option<int>("--state-cache-mb") { Description = "memory for cached conversation states, 0 to 1048576 MB (default 1024; 0: off)", DefaultValueFactory = _ => 1024 };
+        var budgetMb = new Option<int?>("--memory-budget-mb") { Description = "memory requests may make the server hold, in MB (1 to 16777216): the engine's step buffers plus every sequence's state and logits, running, queued, forked or cached; requests wait for it in the queue (default: 75% of what the machine can spare once the model is loaded, printed at start)" };
+        var logLevel = new Option<string>("--log-level") { Description = "what the server logs on stderr: trace, debug, information, warning, error, critical or none (default information: the budget, every 500 and engine fault with its full exception)", DefaultValueFactory = _ => "information" };
         var cors = new Option<string?>("--cors") { Description = "let browser pages from this origin call the API, e.g. http://localhost:3000 (default: no CORS)" };
         var drain = new Option<int>("--drain-seconds") { Description = $"on shutdown, seconds running streams get to finish, 0 to {MaxDrainSeconds} (default 10)", DefaultValueFactory = _ => 10 };
         var modelName = new Option<string?>("--model-name") { Description = "model id in /v1/models and responses (default: the model folder's name)" };
         var command = new Command(Name, "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
         model.AddTo(command, withTokenizer: true);
-        foreach (var option in new Option[] { host, port, apiKey, maxSequences, maxQueue, maxTokensCap, maxPrompt, cacheMb, cors, drain, modelName })
+        foreach (var option in new Option[] { host, port, apiKey, maxSequences, maxQueue, maxTokensCap, maxPrompt, cacheMb, budgetMb, logLevel, cors, drain, modelName })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             new CountRange(0, 1 << 20).Check("--state-cache-mb", parse.GetValue(cacheMb));
             new CountRange(0, MaxDrainSeconds).Check("--drain-seconds", parse.GetValue(drain));
+            if (parse.GetValue(budgetMb) is { } mb) new CountRange(1, 1 << 24).Check("--memory-budget-mb", mb);
+            var level = LogLevelOf(parse.GetValue(logLevel)!);
             string spec = model.Spec(parse, stderr);
             var options = new ServerOptions
             {
@@ -49,6 +53,8 @@ public static class ServeCommand
                 MaxTokensCap = parse.GetValue(maxTokensCap),
                 MaxPromptTokens = parse.GetValue(maxPrompt),
                 StateCacheBytes = (long)parse.GetValue(cacheMb) << 20,
+                MemoryBudgetBytes = parse.GetValue(budgetMb) is { } budget ? (long)budget << 20 : null,
+                LogLevel = level,
                 CorsOrigin = parse.GetValue(cors),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 ModelName = parse.GetValue(modelName) ?? ModelName(spec),
@@ -57,7 +63,7 @@ public static class ServeCommand
             catch (ServerOptionException e) { throw new UsageException($"{Flag(e.Option)}: {e.Problem}"); }
             string? tokenizer = parse.GetValue(model.Tokenizer);
             var load = model.LoadOptions(parse);
-            var server = await RgemmaServer.StartAsync(options, scheduler => TextGenerator.Open(spec, load, tokenizer, scheduler), stderr);
+            var server = await RgemmaServer.StartAsync(options, scheduler => TextGenerator.Open(spec, load, tokenizer, scheduler));
             string url = server.Urls[0];
             stderr.WriteLine($"rgemma: listening on {url}; loading {options.ModelName} ...");
             try
@@ -70,6 +76,7 @@ public static class ServeCommand
                 if (cancellation.IsCancellationRequested) return ExitCodes.Interrupted;
                 throw;   // the loading error (a bad model folder): one line and exit 1, as every command
             }
+            stderr.WriteLine($"rgemma: {server.Host.DescribeMemory()}");
             stdout.WriteLine($"rgemma: serving {options.ModelName} at {url}/v1 (OpenAI-compatible; Ctrl-C stops)");
             stdout.Flush();
             try { await Task.Delay(Timeout.Infinite, cancellation); }
@@ -79,6 +86,15 @@ public static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    static readonly string[] LogLevels = ["trace", "debug", "information", "warning", "error", "critical", "none"];
+
+    static Microsoft.Extensions.Logging.LogLevel LogLevelOf(string value)
+    {
+        int i = Array.IndexOf(LogLevels, value.ToLowerInvariant());
+        return i >= 0 ? (Microsoft.Extensions.Logging.LogLevel)i
+            : throw new UsageException($"--log-level: '{value}' is not a level; expected {string.Join(", ", LogLevels)}");
     }
 
     static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
@@ -99,6 +115,7 @@ public static class ServeCommand
         nameof(ServerOptions.MaxTokensCap) => "--max-tokens-cap",
         nameof(ServerOptions.MaxPromptTokens) => "--max-prompt-tokens",
         nameof(ServerOptions.StateCacheBytes) => "--state-cache-mb",
+        nameof(ServerOptions.MemoryBudgetBytes) => "--memory-budget-mb",
         nameof(ServerOptions.CorsOrigin) => "--cors",
         nameof(ServerOptions.DrainTimeout) => "--drain-seconds",
         _ => option,

@@ -12,19 +12,48 @@ namespace RecurrentGemma.Core.Generation;
 /// generator's shared <see cref="BatchScheduler"/>, so sessions used at the same time by different callers are batched
 /// together, each getting exactly what it would get alone. A session runs one call at a time: a second call while one
 /// runs (from another thread, or a second enumeration) throws <see cref="InvalidOperationException"/>; many sessions may
-/// share a generator.
+/// share a generator. A session made on a <see cref="StateBlock"/> of a <see cref="MemoryBudget"/> gives the block back
+/// when disposed; disposing any other session just ends it.
 /// </summary>
-public sealed class GenerationSession
+public sealed class GenerationSession : IDisposable
 {
     readonly TextGenerator _generator;
     readonly SessionLink _link;
-    int _busy;
+    readonly StateBlock? _block;
+    int _busy, _disposed;
 
-    internal GenerationSession(TextGenerator generator)
+    internal GenerationSession(TextGenerator generator, StateBlock? block = null)
     {
         _generator = generator;
-        _link = new SessionLink(generator.Model.CreateState(), [], new float[generator.Model.Config.VocabSize]);
+        _block = block;
+        _link = block is null
+            ? new SessionLink(generator.Model.CreateState(), [], new float[generator.Model.Config.VocabSize])
+            : new SessionLink(block.State, [], block.Logits);
     }
+
+    /// <summary>
+    /// Ends the session; one made on a <see cref="StateBlock"/> gives it back to its budget. Idempotent; throws
+    /// <see cref="InvalidOperationException"/> while a call runs on the session. Any later call throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Detach() is { } block) block.Owner.Return(block);
+    }
+
+    /// <summary>Ends the session and hands its block to the caller instead of the budget (the state cache's reclaim); null if it has none or is disposed.</summary>
+    internal StateBlock? Detach()
+    {
+        if (Interlocked.CompareExchange(ref _disposed, 1, 0) != 0) return null;   // exactly one caller gets past here
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            Volatile.Write(ref _disposed, 0);
+            throw Busy();
+        }
+        Volatile.Write(ref _busy, 0);
+        return _block;
+    }
+
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     public IReadOnlyList<int> History => _link.History;
     public int Position => _link.State.Position;
@@ -82,12 +111,42 @@ public sealed class GenerationSession
     {
         using var _ = Acquire();
         var fork = new GenerationSession(_generator);
-        fork._link.State.CopyFrom(_link.State);
-        fork._link.History.AddRange(_link.History);
-        _link.Logits.CopyTo(fork._link.Logits, 0);
-        fork._link.HasLogits = _link.HasLogits;
-        fork._link.Broken = _link.Broken;
+        fork.Copy(this);
         return fork;
+    }
+
+    /// <summary>The same as <see cref="Fork()"/>, in the memory of <paramref name="block"/> (given back when the fork is disposed).</summary>
+    public GenerationSession Fork(StateBlock block)
+    {
+        _generator.CheckBlock(block);
+        using var _ = Acquire();
+        var fork = new GenerationSession(_generator, block);
+        fork.Copy(this);
+        return fork;
+    }
+
+    /// <summary>
+    /// Makes this session an exact copy of <paramref name="source"/> (state, history, logits), in its own memory: a
+    /// finished continuation reused for the next one without a new allocation.
+    /// </summary>
+    public void CopyFrom(GenerationSession source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (ReferenceEquals(source, this)) return;
+        using var _ = Acquire();
+        using var __ = source.Acquire();
+        Copy(source);
+    }
+
+    /// <summary>The copy itself; the caller holds whatever guards it needs.</summary>
+    void Copy(GenerationSession source)
+    {
+        _link.State.CopyFrom(source._link.State);
+        _link.History.Clear();
+        _link.History.AddRange(source._link.History);
+        source._link.Logits.CopyTo(_link.Logits, 0);
+        _link.HasLogits = source._link.HasLogits;
+        _link.Broken = source._link.Broken;
     }
 
     public void Reset()
@@ -142,6 +201,7 @@ public sealed class GenerationSession
         if (promptIds.Length > _generator.MaxPromptTokens)
             throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
         if (Volatile.Read(ref _busy) != 0) throw Busy();
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (_link.Broken) throw new RecurrentGemmaException("this session's state was lost in an engine error; Reset() it to start over");
         return Run(promptIds, parameters, cancellation);
     }
@@ -187,6 +247,11 @@ public sealed class GenerationSession
     BusyScope Acquire()
     {
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) throw Busy();
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Volatile.Write(ref _busy, 0);
+            throw new ObjectDisposedException(nameof(GenerationSession), "this session was disposed");
+        }
         return new BusyScope(this);
     }
 

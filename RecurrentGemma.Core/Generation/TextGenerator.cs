@@ -74,6 +74,21 @@ public sealed class TextGenerator : IDisposable
 
     public GenerationSession CreateSession() => new(this);
 
+    /// <summary>A fresh session in the memory of <paramref name="block"/> (given back when the session is disposed).</summary>
+    public GenerationSession CreateSession(StateBlock block)
+    {
+        CheckBlock(block);
+        block.State.Reset();   // a block comes back from its last sequence as it left it
+        return new GenerationSession(this, block);
+    }
+
+    internal void CheckBlock(StateBlock block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        if (block.Config != Model.Config) throw new ArgumentException("the block was made for another model config", nameof(block));
+        if (Volatile.Read(ref block.Rented) == 0) throw new InvalidOperationException("the block is not rented (it was given back to its budget)");
+    }
+
     public GemmaTokenizer RequireTokenizer() =>
         Tokenizer ?? throw new TokenizerException($"{Model.Source} has no {GemmaTokenizer.FileName}; open the generator with a tokenizer path, or pass token ids");
 

@@ -45,7 +45,12 @@ internal sealed class ForwardBuffers
         Fused = Rows(maxRows, fused);
         InverseFrequencies = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
         Positions = new int[maxRows];
+        Bytes = 4L * (Residual.Length + Normed.Length + BlockOut.Length + A.Length + B.Length + C.Length + D.Length + E.Length + Fused.Length
+            + InverseFrequencies.Length + Positions.Length);
     }
+
+    /// <summary>Bytes of the arrays above (what the pass holds whatever it runs).</summary>
+    public readonly long Bytes;
 
     /// <summary>A [rows, width] buffer, sized in 64-bit so a large pass is refused with a message, never wrapped.</summary>
     static float[] Rows(int rows, int width)

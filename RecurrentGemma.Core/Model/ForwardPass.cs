@@ -25,6 +25,8 @@ public sealed class ForwardPass
     int[] _logitBase = new int[16];
 
     public int MaxRowsPerPass => _buf.MaxRows;
+    /// <summary>Bytes of scratch activations this pass holds (fixed at creation, from the config and the rows per pass).</summary>
+    public long ScratchBytes => _buf.Bytes;
 
     /// <summary>Attach a profile to have every following pass add its time per phase to it; null (the default) to stop.</summary>
     public StepProfile? Profile
@@ -63,7 +65,16 @@ public sealed class ForwardPass
     public void Run(ReadOnlySpan<BatchEntry> batch, Span<float> logits, HiddenStateObserver? observer = null)
     {
         int vocab = _config.VocabSize;
-        ValidateAndMarkInUse(batch, logits);
+        _weights.Enter();   // the model cannot be freed under a running pass: Dispose waits for it to leave
+        try
+        {
+            ValidateAndMarkInUse(batch, logits);
+        }
+        catch
+        {
+            _weights.Leave();
+            throw;
+        }
         try
         {
             EnsureCapacity(batch.Length);
@@ -101,7 +112,8 @@ public sealed class ForwardPass
         }
         finally
         {
-            foreach (var e in batch) e.State.InUse = false;
+            foreach (var e in batch) e.State.ClearInUse();
+            _weights.Leave();
         }
     }
 
@@ -120,19 +132,18 @@ public sealed class ForwardPass
                 if (e.State is null) throw new ArgumentException($"batch entry {i} has no state", nameof(batch));
                 if (e.State.Config != _config) throw new ArgumentException($"batch entry {i}: state was made for a different model config", nameof(batch));
                 if (e.Tokens.IsEmpty) throw new ArgumentException($"batch entry {i} has no tokens", nameof(batch));
-                if (e.State.InUse) throw new ArgumentException($"batch entry {i}: its state is already in this batch (or in another running pass)", nameof(batch));
                 if ((long)e.State.Position + e.Tokens.Length > int.MaxValue) throw new RecurrentGemmaException($"batch entry {i}: position would pass {int.MaxValue}");
                 var tokens = e.Tokens.Span;
                 for (int t = 0; t < tokens.Length; t++)
                     if ((uint)tokens[t] >= (uint)vocab)
                         throw new RecurrentGemmaException($"token id {tokens[t]} at index {t} of batch entry {i} is outside the vocabulary [0, {vocab})");
-                e.State.InUse = true;
+                if (!e.State.TryMarkInUse()) throw new ArgumentException($"batch entry {i}: its state is already in this batch (or in another running pass)", nameof(batch));
                 marked++;
             }
         }
         catch
         {
-            for (int i = 0; i < marked; i++) batch[i].State.InUse = false;
+            for (int i = 0; i < marked; i++) batch[i].State.ClearInUse();
             throw;
         }
     }

@@ -14,6 +14,26 @@ namespace RecurrentGemma.Core.Model;
 public sealed class ModelWeights : IDisposable
 {
     readonly List<PackedMatrix> _matrices = [];
+    int _users, _disposed;
+
+    /// <summary>
+    /// Marks a pass as using the weights until <see cref="Leave"/>; throws <see cref="ObjectDisposedException"/> once
+    /// <see cref="Dispose"/> has begun. Two atomic operations a pass, so no running pass ever reads freed matrices.
+    /// </summary>
+    internal void Enter()
+    {
+        Interlocked.Increment(ref _users);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Leave();
+            throw new ObjectDisposedException(nameof(ModelWeights), "the model was disposed; no pass can run on it");
+        }
+    }
+
+    internal void Leave() => Interlocked.Decrement(ref _users);
+
+    /// <summary>Passes running on the weights now.</summary>
+    internal int Users => Volatile.Read(ref _users);
 
     /// <summary>The format asked for at load (the gates stay bf16 in every format: <see cref="DenseFormat"/>).</summary>
     public WeightFormat Format { get; private set; }
@@ -110,8 +130,15 @@ public sealed class ModelWeights : IDisposable
         }
     }
 
+    /// <summary>
+    /// Frees the matrices once every running pass has left (passes that start from now on are refused); idempotent, and
+    /// safe to call from several threads at once: exactly one caller frees.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        var wait = new SpinWait();
+        while (Volatile.Read(ref _users) != 0) wait.SpinOnce(sleep1Threshold: 20);
         foreach (var m in _matrices) m.Dispose();
         _matrices.Clear();
     }

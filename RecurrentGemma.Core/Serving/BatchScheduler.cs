@@ -43,9 +43,19 @@ public sealed class BatchScheduler : IDisposable
     readonly SchedulerCounters _counters = new();
     bool _stopping;
     int _statesCreated;
+    int _decodeCursor, _prefillCursor;   // where the next step's round-robin starts (Step)
+    long _stepNumber;
+
+    /// <summary>
+    /// Rows decodes may take in a step while prompts wait: the step less one prefill chunk, but never less than half the
+    /// step (a chunk larger than half would otherwise shut decodes out); 0 only for one-row steps, which then alternate.
+    /// </summary>
+    internal int DecodeRowsWithPrefill => _options.MaxTokensPerStep - Math.Max(1, Math.Min(_options.PrefillChunk, _options.MaxTokensPerStep / 2));
 
     public int MaxConcurrentSequences { get; }
     public long StateBytesPerSequence { get; }
+    /// <summary>Bytes the engine holds whatever runs: one step's logits rows, a sampling row and the pass's scratch activations.</summary>
+    public long FixedBytes => 4L * (_logits.Length + _scratch.Length) + _pass.ScratchBytes;
     /// <summary>The most sequences one engine step has fed together so far (a measure of how much batching happened).</summary>
     public int PeakBatchSequences { get; private set; }
 
@@ -60,6 +70,8 @@ public sealed class BatchScheduler : IDisposable
     /// <summary>Test seams: called before each forward pass, and before each sequence samples. Null in production.</summary>
     internal Action? BeforePass { get; set; }
     internal Action<RequestHandle>? BeforeSample { get; set; }
+    /// <summary>Test seam: each step's feeding (which request, how many prompt tokens; 0 is a decode row), before its pass.</summary>
+    internal Action<List<(RequestHandle Handle, int Prompt)>>? StepFed { get; set; }
     /// <summary>States made so far, and how many are back in the pool (equal when idle: none leaked).</summary>
     internal int StatesCreated => Volatile.Read(ref _statesCreated);
     internal int PooledStates { get { lock (_pool) return _pool.Count; } }
@@ -257,7 +269,21 @@ public sealed class BatchScheduler : IDisposable
         return true;
     }
 
-    /// <summary>One engine step: fed-back tokens first (one row each), then prefill chunks in arrival order while rows remain.</summary>
+    /// <summary>
+    /// One engine step: fed-back tokens first (one row each), then prefill chunks, both handed out round-robin from where
+    /// the previous step stopped, so every running sequence is served however many run:
+    /// <list type="bullet">
+    /// <item>While any prompt waits to be prefilled, decodes take at most <see cref="DecodeRowsWithPrefill"/> rows and
+    /// prompts the rest, so a flood of decodes never starves a new request's first token (nor the reverse: a prompt takes
+    /// at most <see cref="SchedulerOptions.PrefillChunk"/> rows a step and decodes keep at least half the step).</item>
+    /// <item>When more decodes run than a step has rows for, the next step starts with the first sequence this one left
+    /// out: each decodes at least once every ceil(decodes / rows) steps.</item>
+    /// <item>Prompts take chunks in turn likewise, so a short prompt behind a long one is not held until the long one is
+    /// done.</item>
+    /// </list>
+    /// Rotating rather than capping running sequences at the rows of a step keeps <c>--max-sequences</c> meaning what it
+    /// says (a slot, not a guess at throughput); which step a row is fed in never changes its logits.
+    /// </summary>
     void Step()
     {
         foreach (var seq in _running) EndIfCancelled(seq);   // frees its slot now, even mid-prompt
@@ -265,22 +291,35 @@ public sealed class BatchScheduler : IDisposable
         if (_running.Count == 0) return;
         _entries.Clear();
         _fed.Clear();
-        int budget = _options.MaxTokensPerStep;
-        foreach (var seq in _running)
-            if (seq.HasToken && budget > 0)
-            {
-                _entries.Add(new BatchEntry(seq.State!, seq.Last));
-                _fed.Add((seq, 0));
-                budget--;
-            }
-        foreach (var seq in _running)
+        int count = _running.Count, budget = _options.MaxTokensPerStep;
+        bool prompts = false;
+        foreach (var seq in _running) prompts |= seq.Prefilling && seq.Ending is null;
+        int decodeRows = prompts ? DecodeRowsWithPrefill : budget;
+        if (decodeRows == 0 && (_stepNumber & 1) == 0) decodeRows = 1;   // one row a step: alternate decode and prefill
+        _stepNumber++;
+        int start = _decodeCursor % count, taken = 0;
+        for (int k = 0; k < count && taken < decodeRows; k++)
         {
-            if (!seq.Prefilling || seq.Ending is not null || budget == 0) continue;
+            var seq = _running[(start + k) % count];
+            if (!seq.HasToken) continue;
+            _entries.Add(new BatchEntry(seq.State!, seq.Last));
+            _fed.Add((seq, 0));
+            taken++;
+            _decodeCursor = start + k + 1;
+        }
+        budget -= taken;
+        start = _prefillCursor % count;
+        for (int k = 0; k < count && budget > 0; k++)
+        {
+            var seq = _running[(start + k) % count];
+            if (!seq.Prefilling || seq.Ending is not null) continue;
             int n = Math.Min(Math.Min(_options.PrefillChunk, seq.Prompt.Length - seq.Fed), budget);
             _entries.Add(new BatchEntry(seq.State!, seq.Prompt.AsMemory(seq.Fed, n)));
             _fed.Add((seq, n));
             budget -= n;
+            _prefillCursor = start + k + 1;
         }
+        StepFed?.Invoke(_fed.ConvertAll(f => (f.Seq.Handle, f.Fed)));
         if (_entries.Count == 0) return;
         PeakBatchSequences = Math.Max(PeakBatchSequences, _entries.Count);
         _counters.Step(_entries.Count, _options.MaxTokensPerStep - budget);

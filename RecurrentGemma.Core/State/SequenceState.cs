@@ -17,8 +17,15 @@ public sealed class SequenceState
     public ModelConfig Config { get; }
     /// <summary>Tokens processed since the segment start; the position of the next token.</summary>
     public int Position { get; internal set; }
-    /// <summary>Set while a forward pass uses this state, so one state cannot appear twice in a batch.</summary>
-    internal bool InUse;
+    int _inUse;
+
+    /// <summary>Set while a forward pass uses this state, so one state cannot appear twice in a batch (or in two passes at once).</summary>
+    internal bool InUse => Volatile.Read(ref _inUse) != 0;
+
+    /// <summary>Marks the state as used by a pass; false if it already is (one atomic check-and-set).</summary>
+    internal bool TryMarkInUse() => Interlocked.CompareExchange(ref _inUse, 1, 0) == 0;
+
+    internal void ClearInUse() => Volatile.Write(ref _inUse, 0);
 
     public SequenceState(ModelConfig config)
     {

@@ -114,6 +114,22 @@ public sealed class GemmaTokenizer
                 throw new TokenizerException($"token id {ids[i]} at index {i} is outside the vocabulary [0, {VocabularySize})");
     }
 
+    /// <summary>
+    /// The most characters (UTF-16) one token of encoded text can cover: the longest normal or user-defined piece (a
+    /// byte-fallback token covers one byte, at most one character; an unknown one, one symbol: at most a surrogate pair). So text of n characters is at least
+    /// n / MaxPieceChars tokens, a bound a server checks before running BPE on a huge input.
+    /// </summary>
+    public int MaxPieceChars => _maxPieceChars ??= ComputeMaxPieceChars();
+    int? _maxPieceChars;
+
+    int ComputeMaxPieceChars()
+    {
+        int max = 2;
+        for (int id = 0; id < _model.Pieces.Length; id++)
+            if (_model.Types[id] is PieceType.Normal or PieceType.UserDefined) max = Math.Max(max, _model.Pieces[id].Length);
+        return max;
+    }
+
     public string Piece(int id) => _model.Pieces[id];
     public PieceType Type(int id) => _model.Types[id];
 

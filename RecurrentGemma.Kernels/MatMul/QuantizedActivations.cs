@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using RecurrentGemma.Kernels.Memory;
 using RecurrentGemma.Kernels.Parallel;
 
 namespace RecurrentGemma.Kernels.MatMul;
@@ -11,7 +10,9 @@ namespace RecurrentGemma.Kernels.MatMul;
 /// the sum of its codes, <see cref="StartOffsets"/>), block-major (<see cref="BlockMeta"/>) so that a tile finds its rows' values for a block
 /// at fixed offsets from one pointer: one memory broadcast each. Row-local by construction, so a row's codes never
 /// depend on the rows beside it. One buffer per calling thread, grown on demand and then reused: nothing is allocated
-/// per token.
+/// per token. The buffer is a pinned managed array (the pinned object heap), not native memory: when the thread exits,
+/// its instance becomes garbage and the buffer goes with it (a scheduler engine thread that ends, every load/free cycle
+/// of a model in a long-lived process, leaks nothing).
 /// </summary>
 internal sealed unsafe class QuantizedActivations
 {
@@ -20,6 +21,7 @@ internal sealed unsafe class QuantizedActivations
     [ThreadStatic] static QuantizedActivations? t_current;
     public static QuantizedActivations ForThisThread => t_current ??= new QuantizedActivations();
 
+    byte[]? _buffer;   // pinned: its address never changes while this instance holds it
     byte* _memory;
     long _capacity;
 
@@ -76,9 +78,11 @@ internal sealed unsafe class QuantizedActivations
         long need = codeBytes + metaBytes + 64;
         if (need > _capacity)
         {
-            if (_memory != null) NativeBuffer.Free(_memory);
             _capacity = Math.Max(need, _capacity * 2);
-            _memory = (byte*)NativeBuffer.Allocate(_capacity);
+            // 64 more bytes so the start can be aligned to a cache line.
+            _buffer = GC.AllocateUninitializedArray<byte>(checked((int)(_capacity + 64)), pinned: true);
+            byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+            _memory = (byte*)(((nint)start + 63) & ~(nint)63);
         }
         Codes = (sbyte*)_memory;
         Meta = (BlockMeta*)(_memory + (codeBytes + 63) / 64 * 64);

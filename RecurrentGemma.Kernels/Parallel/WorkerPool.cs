@@ -19,10 +19,16 @@ public interface IParallelWork
 /// </summary>
 public sealed class WorkerPool(int threads = 0) : IDisposable
 {
+    /// <summary>
+    /// The most threads a pool may ask for. Each is an OS thread that lives as long as the process, so the library bounds
+    /// them itself rather than trusting every caller to: 1024 is 4x the largest machines these kernels run on.
+    /// </summary>
+    public const int MaxThreads = 1024;
+
     /// <summary>Threads per job including the caller; 0 means one per processor.</summary>
     public int Threads { get; } = threads switch
     {
-        < 0 => throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be positive (or 0 for one per processor)"),
+        < 0 or > MaxThreads => throw new ArgumentOutOfRangeException(nameof(threads), threads, $"thread count {threads} must be in [1, {MaxThreads}] (or 0 for one per processor)"),
         0 => WorkerThreads.Reserve(Environment.ProcessorCount),
         _ => WorkerThreads.Reserve(threads),
     };

@@ -15,7 +15,8 @@ public static class ChatCompletionsEndpoint
         long arrived = Stopwatch.GetTimestamp();
         var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.ChatCompletionRequest).ConfigureAwait(false);
         var tokenizer = host.Tokenizer;
-        var request = ChatRequestReader.Read(body, host.Options, tokenizer);
+        using var ticket = RequestRun.Admit(host, GenerationRequest.ReadChoices(body, host.Options));
+        var request = await ChatRequestReader.ReadAsync(body, host.Options, host.Tokenizing, http.RequestAborted).ConfigureAwait(false);
         string id = Sse.NewId("chatcmpl-"), model = host.Options.ModelName;
         long created = Sse.UnixNow();
         var ct = http.RequestAborted;

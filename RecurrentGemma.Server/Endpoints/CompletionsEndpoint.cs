@@ -14,7 +14,8 @@ public static class CompletionsEndpoint
         long arrived = Stopwatch.GetTimestamp();
         var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.CompletionRequest).ConfigureAwait(false);
         var tokenizer = host.Tokenizer;
-        var request = CompletionRequestReader.Read(body, host.Options, tokenizer);
+        using var ticket = RequestRun.Admit(host, GenerationRequest.ReadChoices(body, host.Options));
+        var request = await CompletionRequestReader.ReadAsync(body, host.Options, host.Tokenizing, http.RequestAborted).ConfigureAwait(false);
         string id = Sse.NewId("cmpl-"), model = host.Options.ModelName;
         long created = Sse.UnixNow();
         var ct = http.RequestAborted;

@@ -33,7 +33,12 @@ public static class InfoEndpoints
         var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.TokenizeRequest).ConfigureAwait(false);
         if (body.Content is null) throw ApiException.BadField("content", "is required: the text to tokenize");
         var tokenizer = host.Tokenizer;
-        var ids = tokenizer.Encode(body.Content, addBos: body.AddSpecial ?? true);
+        // The same limits as a prompt: a place in the queue, the length bound before BPE, and the gate's concurrency.
+        using var ticket = host.Admission.TryEnter(1)
+            ?? throw new ApiException(429, $"the server is at capacity ({host.Admission.Capacity} sequences running or queued); retry shortly", code: "queue_full") { RetryAfterSeconds = 1 };
+        var gate = host.Tokenizing;
+        gate.CheckLength(body.Content.Length, "content");
+        var ids = await gate.RunAsync(() => tokenizer.Encode(body.Content, addBos: body.AddSpecial ?? true), http.RequestAborted).ConfigureAwait(false);
         var response = new TokenizeResponse
         {
             Tokens = [.. ids],

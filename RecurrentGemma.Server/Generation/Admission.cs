@@ -1,8 +1,10 @@
 namespace RecurrentGemma.Server.Generation;
 
 /// <summary>
-/// The bounded queue: at most <c>capacity</c> sequences (choices) admitted at once, running or waiting for a slot in
-/// the scheduler. A request that does not fit is refused at once (429) instead of queueing without bound.
+/// The bounded queue: at most <c>capacity</c> sequences (choices; a /tokenize call counts one) admitted at once,
+/// running, waiting for memory or waiting for a slot in the scheduler. A request takes its ticket before any work is
+/// done for it (tokenizing, renting memory), and one that does not fit is refused at once (429) instead of queueing
+/// without bound.
 /// </summary>
 public sealed class Admission(int capacity)
 {
@@ -11,15 +13,27 @@ public sealed class Admission(int capacity)
     public int InFlight => Volatile.Read(ref _inFlight);
     public int Capacity => capacity;
 
-    public bool TryEnter(int sequences)
+    /// <summary>A ticket for <paramref name="sequences"/> (given back when disposed), or null when the queue is full.</summary>
+    public Ticket? TryEnter(int sequences)
     {
         while (true)
         {
             int now = Volatile.Read(ref _inFlight);
-            if (now + sequences > capacity) return false;
-            if (Interlocked.CompareExchange(ref _inFlight, now + sequences, now) == now) return true;
+            if (now + sequences > capacity) return null;
+            if (Interlocked.CompareExchange(ref _inFlight, now + sequences, now) == now) return new Ticket(this, sequences);
         }
     }
 
-    public void Exit(int sequences) => Interlocked.Add(ref _inFlight, -sequences);
+    /// <summary>An admitted request's place; disposing it (once, however often it is called) frees the place.</summary>
+    public sealed class Ticket(Admission owner, int sequences) : IDisposable
+    {
+        int _left;
+
+        public int Sequences => sequences;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _left, 1) == 0) Interlocked.Add(ref owner._inFlight, -sequences);
+        }
+    }
 }

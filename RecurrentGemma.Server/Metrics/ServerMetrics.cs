@@ -32,7 +32,7 @@ public sealed class ServerMetrics
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
 
     /// <summary>The exposition text; <paramref name="engine"/> is null while the model loads.</summary>
-    public string Write(SchedulerStatistics? engine, int admitted, int cacheEntries, long cacheBytes)
+    public string Write(SchedulerStatistics? engine, int admitted, int cacheEntries, long cacheBytes, MemoryBudget? memory = null)
     {
         var text = new StringBuilder();
         text.Append("# HELP rgemma_requests_total Requests answered, by endpoint and HTTP status.\n# TYPE rgemma_requests_total counter\n");
@@ -46,6 +46,13 @@ public sealed class ServerMetrics
         Gauge(text, "rgemma_running_sequences", "Sequences the engine is running.", engine?.RunningSequences ?? 0);
         Gauge(text, "rgemma_state_cache_entries", "Conversation states in the cache.", cacheEntries);
         Gauge(text, "rgemma_state_cache_bytes", "Memory the cached states take.", cacheBytes);
+        if (memory is not null)
+        {
+            Gauge(text, "rgemma_memory_budget_bytes", "The server's memory budget (--memory-budget-mb): engine buffers plus every sequence and cached state.", memory.CapacityBytes);
+            Gauge(text, "rgemma_memory_used_bytes", "Budget in use: engine buffers, live sequences and cached states.", memory.UsedBytes);
+            Gauge(text, "rgemma_memory_idle_bytes", "Sequence memory given back and kept for the next request (inside the budget, not in use).", memory.IdleBytes);
+            Gauge(text, "rgemma_memory_waiting_requests", "Admitted requests waiting for sequence memory.", memory.Waiting);
+        }
         if (engine is not null) BatchSizes(text, engine);
         TimeToFirstToken.WriteTo(text);
         InterTokenLatency.WriteTo(text);

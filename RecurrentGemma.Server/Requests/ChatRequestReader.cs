@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using RecurrentGemma.Core;
 using RecurrentGemma.Core.Generation;
-using RecurrentGemma.Core.Tokenizer;
+using RecurrentGemma.Server.Generation;
 using RecurrentGemma.Server.Api;
 
 namespace RecurrentGemma.Server.Requests;
@@ -10,7 +10,8 @@ namespace RecurrentGemma.Server.Requests;
 /// <summary>/v1/chat/completions' body → a <see cref="GenerationRequest"/> in the Gemma chat format (<see cref="ChatPrompt"/>).</summary>
 public static class ChatRequestReader
 {
-    public static GenerationRequest Read(ChatCompletionRequest body, ServerOptions options, GemmaTokenizer tokenizer)
+    /// <summary>Validates the body, then tokenizes it through the gate (its length checked first: see <see cref="TokenizerGate"/>).</summary>
+    public static async Task<GenerationRequest> ReadAsync(ChatCompletionRequest body, ServerOptions options, TokenizerGate tokenizing, CancellationToken cancellation)
     {
         if (body.Tools is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
             throw ApiException.BadField("tools", "tool calling is not supported by this server");
@@ -18,10 +19,13 @@ public static class ChatRequestReader
             && !(format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
             throw ApiException.BadField("response_format", "only {\"type\": \"text\"} is supported");
         var messages = ReadMessages(body.Messages);
+        long characters = 0;
+        foreach (var m in messages) characters += m.Content.Length;
+        tokenizing.CheckLength(characters, "messages");
         ChatPrompt prompt;
         try
         {
-            prompt = ChatPrompt.Encode(tokenizer, messages);
+            prompt = await tokenizing.RunAsync(() => ChatPrompt.Encode(tokenizing.Tokenizer, messages), cancellation).ConfigureAwait(false);
         }
         catch (RecurrentGemmaException e)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RecurrentGemma.Core.Tokenizer;
 using RecurrentGemma.Server.Api;
+using RecurrentGemma.Server.Generation;
 
 namespace RecurrentGemma.Server.Requests;
 
@@ -9,11 +10,14 @@ public static class CompletionRequestReader
 {
     public const int MaxLegacyLogprobs = 5;
 
-    public static GenerationRequest Read(CompletionRequest body, ServerOptions options, GemmaTokenizer tokenizer)
+    /// <summary>Validates the body, then tokenizes a text prompt through the gate (its length checked first: see <see cref="TokenizerGate"/>).</summary>
+    public static async Task<GenerationRequest> ReadAsync(CompletionRequest body, ServerOptions options, TokenizerGate tokenizing, CancellationToken cancellation)
     {
         if (body.Echo == true) throw ApiException.BadField("echo", "is not supported by this server");
         if (!string.IsNullOrEmpty(body.Suffix)) throw ApiException.BadField("suffix", "is not supported by this server");
-        int[] ids = ReadPrompt(body.Prompt, tokenizer);
+        var tokenizer = tokenizing.Tokenizer;
+        int[] ids = ReadPrompt(body.Prompt, tokenizer, options) is { } given ? given
+            : await EncodeAsync(PromptText(body.Prompt)!, tokenizing, cancellation).ConfigureAwait(false);
         if (ids.Length > options.MaxPromptTokens)
             throw new ApiException(400, $"prompt: has {ids.Length} tokens; this server accepts at most {options.MaxPromptTokens} (--max-prompt-tokens)", "prompt", "context_length_exceeded");
         int? logprobs = body.Logprobs;
@@ -25,19 +29,28 @@ public static class CompletionRequestReader
             stream && (body.StreamOptions?.IncludeUsage ?? false));
     }
 
-    static int[] ReadPrompt(JsonElement? prompt, GemmaTokenizer tokenizer)
+    static async Task<int[]> EncodeAsync(string text, TokenizerGate tokenizing, CancellationToken cancellation)
+    {
+        tokenizing.CheckLength(text.Length, "prompt");
+        return await tokenizing.RunAsync(() => tokenizing.Tokenizer.Encode(text, addBos: true), cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>The prompt's text when it is one ("text" or ["text"]); null when it is token ids.</summary>
+    static string? PromptText(JsonElement? prompt) => prompt is { ValueKind: JsonValueKind.String } s ? s.GetString()
+        : prompt is { ValueKind: JsonValueKind.Array } a && a.GetArrayLength() == 1 && a[0].ValueKind == JsonValueKind.String ? a[0].GetString()
+        : null;
+
+    /// <summary>Token ids given as such, checked; null when the prompt is text (validated non-empty, tokenized by the caller).</summary>
+    static int[]? ReadPrompt(JsonElement? prompt, GemmaTokenizer tokenizer, ServerOptions options)
     {
         if (prompt is not { } p || p.ValueKind == JsonValueKind.Null) throw ApiException.BadField("prompt", "is required: a string or a list of token ids");
-        if (p.ValueKind == JsonValueKind.String)
-        {
-            string text = p.GetString()!;
-            if (text.Length == 0) throw ApiException.BadField("prompt", "is empty");
-            return tokenizer.Encode(text, addBos: true);
-        }
+        if (PromptText(prompt) is { } text)
+            return text.Length == 0 ? throw ApiException.BadField("prompt", "is empty") : null;
         if (p.ValueKind != JsonValueKind.Array) throw ApiException.BadField("prompt", "must be a string or a list of token ids");
         int n = p.GetArrayLength();
         if (n == 0) throw ApiException.BadField("prompt", "is empty");
-        if (n == 1 && p[0].ValueKind == JsonValueKind.String) return ReadPrompt(p[0], tokenizer);   // ["text"]: one prompt
+        if (n > options.MaxPromptTokens)
+            throw new ApiException(400, $"prompt: has {n} tokens; this server accepts at most {options.MaxPromptTokens} (--max-prompt-tokens)", "prompt", "context_length_exceeded");
         var ids = new int[n];
         for (int i = 0; i < n; i++)
         {
