@@ -43,8 +43,12 @@ public sealed class BatchScheduler : IDisposable
     readonly SchedulerCounters _counters = new();
     bool _stopping;
     int _statesCreated;
-    int _decodeCursor, _prefillCursor;   // where the next step's round-robin starts (Step)
     long _stepNumber;
+    readonly List<Sequence> _candidates = [];
+
+    /// <summary>Who is served first when rows are short: the sequence fed longest ago, then the one submitted first.</summary>
+    static readonly Comparison<Sequence> LongestWaitingFirst = static (a, b) =>
+        a.LastFed != b.LastFed ? a.LastFed.CompareTo(b.LastFed) : a.Submitted.CompareTo(b.Submitted);
 
     /// <summary>
     /// Rows decodes may take in a step while prompts wait: the step less one prefill chunk, but never less than half the
@@ -132,6 +136,7 @@ public sealed class BatchScheduler : IDisposable
         public StopReason? Ending; // stopped after emitting a token: feed it (for the session), then finish with this
         public bool Active;        // admitted and not finished
         public long Submitted = Stopwatch.GetTimestamp(), FirstToken;
+        public long LastFed;       // the engine step that last gave this sequence rows (0: none yet)
         public bool Prefilling => Fed < Prompt.Length;
         // This step's pick (Pick, on any thread), applied by Apply on the engine thread.
         public int LogitsRow;
@@ -270,19 +275,20 @@ public sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>
-    /// One engine step: fed-back tokens first (one row each), then prefill chunks, both handed out round-robin from where
-    /// the previous step stopped, so every running sequence is served however many run:
+    /// One engine step: fed-back tokens first (one row each), then prefill chunks, each handed out longest-waiting first
+    /// (the sequence whose rows came the most steps ago), so every running sequence is served however many run:
     /// <list type="bullet">
     /// <item>While any prompt waits to be prefilled, decodes take at most <see cref="DecodeRowsWithPrefill"/> rows and
     /// prompts the rest, so a flood of decodes never starves a new request's first token (nor the reverse: a prompt takes
     /// at most <see cref="SchedulerOptions.PrefillChunk"/> rows a step and decodes keep at least half the step).</item>
-    /// <item>When more decodes run than a step has rows for, the next step starts with the first sequence this one left
-    /// out: each decodes at least once every ceil(decodes / rows) steps.</item>
+    /// <item>When more decodes run than a step has rows for, those left out go first next step: each decodes at least
+    /// once every ceil(decodes / rows) steps.</item>
     /// <item>Prompts take chunks in turn likewise, so a short prompt behind a long one is not held until the long one is
     /// done.</item>
     /// </list>
-    /// Rotating rather than capping running sequences at the rows of a step keeps <c>--max-sequences</c> meaning what it
-    /// says (a slot, not a guess at throughput); which step a row is fed in never changes its logits.
+    /// Sharing rows by waiting time rather than capping running sequences at the rows of a step keeps
+    /// <c>--max-sequences</c> meaning what it says (a slot, not a guess at throughput); which step a row is fed in never
+    /// changes its logits. Allocation-free: the ordering sorts a reused list, and only when rows are short.
     /// </summary>
     void Step()
     {
@@ -291,34 +297,38 @@ public sealed class BatchScheduler : IDisposable
         if (_running.Count == 0) return;
         _entries.Clear();
         _fed.Clear();
-        int count = _running.Count, budget = _options.MaxTokensPerStep;
+        int budget = _options.MaxTokensPerStep;
         bool prompts = false;
         foreach (var seq in _running) prompts |= seq.Prefilling && seq.Ending is null;
         int decodeRows = prompts ? DecodeRowsWithPrefill : budget;
         if (decodeRows == 0 && (_stepNumber & 1) == 0) decodeRows = 1;   // one row a step: alternate decode and prefill
-        _stepNumber++;
-        int start = _decodeCursor % count, taken = 0;
-        for (int k = 0; k < count && taken < decodeRows; k++)
+        long step = ++_stepNumber;
+        // Decodes, the longest-waiting first when there are more than rows.
+        _candidates.Clear();
+        foreach (var seq in _running) if (seq.HasToken) _candidates.Add(seq);
+        if (_candidates.Count > decodeRows) _candidates.Sort(LongestWaitingFirst);
+        for (int i = 0; i < _candidates.Count && i < decodeRows; i++)
         {
-            var seq = _running[(start + k) % count];
-            if (!seq.HasToken) continue;
+            var seq = _candidates[i];
             _entries.Add(new BatchEntry(seq.State!, seq.Last));
             _fed.Add((seq, 0));
-            taken++;
-            _decodeCursor = start + k + 1;
+            seq.LastFed = step;
+            budget--;
         }
-        budget -= taken;
-        start = _prefillCursor % count;
-        for (int k = 0; k < count && budget > 0; k++)
+        // Prompt chunks in the rows left, likewise.
+        _candidates.Clear();
+        foreach (var seq in _running) if (seq.Prefilling && seq.Ending is null) _candidates.Add(seq);
+        if (_candidates.Count > 1) _candidates.Sort(LongestWaitingFirst);
+        foreach (var seq in _candidates)
         {
-            var seq = _running[(start + k) % count];
-            if (!seq.Prefilling || seq.Ending is not null) continue;
+            if (budget == 0) break;
             int n = Math.Min(Math.Min(_options.PrefillChunk, seq.Prompt.Length - seq.Fed), budget);
             _entries.Add(new BatchEntry(seq.State!, seq.Prompt.AsMemory(seq.Fed, n)));
             _fed.Add((seq, n));
+            seq.LastFed = step;
             budget -= n;
-            _prefillCursor = start + k + 1;
         }
+        _candidates.Clear();
         StepFed?.Invoke(_fed.ConvertAll(f => (f.Seq.Handle, f.Fed)));
         if (_entries.Count == 0) return;
         PeakBatchSequences = Math.Max(PeakBatchSequences, _entries.Count);
