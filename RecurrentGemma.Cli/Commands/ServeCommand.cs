@@ -32,7 +32,7 @@ public static class ServeCommand
         var cors = new Option<string?>("--cors") { Description = "let browser pages from this origin call the API, e.g. http://localhost:3000 (default: no CORS)" };
         var drain = new Option<int>("--drain-seconds") { Description = $"on shutdown, seconds running streams get to finish, 0 to {MaxDrainSeconds} (default 10)", DefaultValueFactory = _ => 10 };
         var modelName = new Option<string?>("--model-name") { Description = "model id in /v1/models and responses (default: the model folder's name)" };
-        var command = new Command(Name, "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
+        var command = new Command(Name, "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics). What clients can make it hold is bounded by one byte budget (--memory-budget-mb): every sequence state, running, queued, forked or cached, comes out of it, and requests past it wait in the bounded queue (--max-queue) or get 429");
         model.AddTo(command, withTokenizer: true);
         foreach (var option in new Option[] { host, port, apiKey, maxSequences, maxQueue, maxTokensCap, maxPrompt, cacheMb, budgetMb, logLevel, cors, drain, modelName })
             command.Options.Add(option);
