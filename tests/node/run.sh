@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 npm ci --no-audit --no-fund --loglevel=error
 if [ ! -x /usr/bin/chromium ]; then
   echo "node test: installing Debian's chromium for the chat-page test"
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq chromium >/dev/null; else sudo apt-get install -y -qq chromium >/dev/null; fi
+  # A fresh machine may have no package lists yet ("Unable to locate package"): update them first.
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; else sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq chromium >/dev/null; fi
 fi
 rgemma=../../RecurrentGemma.Cli/bin/Release/net10.0/rgemma.dll
 log=$(mktemp -d)
