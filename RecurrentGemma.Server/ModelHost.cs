@@ -26,6 +26,8 @@ public sealed class ModelHost : IDisposable
     public ILogger Logger { get; internal set; } = NullLogger.Instance;
     public ServerMetrics Metrics { get; } = new();
     public Admission Admission { get; }
+    /// <summary>The places for parsing large request bodies (<see cref="RequestReader.LargeBodiesAtOnce"/>).</summary>
+    public SemaphoreSlim LargeBodies { get; } = new(RequestReader.LargeBodiesAtOnce, RequestReader.LargeBodiesAtOnce);
     /// <summary>When the server started (the model card's created time).</summary>
     public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     /// <summary>Completes when the model is loaded; faults with the loading error (a bad model folder, a budget too small for it).</summary>
@@ -92,5 +94,6 @@ public sealed class ModelHost : IDisposable
     {
         try { _loading.Wait(); } catch (AggregateException) { return; }
         _loading.Result.Dispose();
+        LargeBodies.Dispose();
     }
 }

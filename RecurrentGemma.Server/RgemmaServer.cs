@@ -49,8 +49,10 @@ public sealed class RgemmaServer : IAsyncDisposable
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
         }).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);   // stdout is the CLI's (its start line)
         builder.Logging.SetMinimumLevel(options.LogLevel);
-        // ASP.NET Core's own per-request lines only when asked for debug detail; its warnings and errors always.
-        if (options.LogLevel > LogLevel.Debug) builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // ASP.NET Core's own per-request lines, and the host's start lines (the caller prints its own), only when asked for
+        // debug detail; their warnings and errors always.
+        if (options.LogLevel > LogLevel.Debug)
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Services.AddSingleton<IHostLifetime, CallerLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
         builder.WebHost.ConfigureKestrel(k =>

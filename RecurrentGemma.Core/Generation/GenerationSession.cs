@@ -53,8 +53,6 @@ public sealed class GenerationSession : IDisposable
         return _block;
     }
 
-    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
-
     public IReadOnlyList<int> History => _link.History;
     public int Position => _link.State.Position;
     public GenerationUsage? LastUsage { get; private set; }
@@ -201,7 +199,7 @@ public sealed class GenerationSession : IDisposable
         if (promptIds.Length > _generator.MaxPromptTokens)
             throw new RecurrentGemmaException($"the prompt has {promptIds.Length} tokens; the limit is {_generator.MaxPromptTokens}");
         if (Volatile.Read(ref _busy) != 0) throw Busy();
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (_link.Broken) throw new RecurrentGemmaException("this session's state was lost in an engine error; Reset() it to start over");
         return Run(promptIds, parameters, cancellation);
     }

@@ -142,14 +142,6 @@ public sealed class PromptStateCache
         }
     }
 
-    /// <summary>Drops every entry (their blocks go back to the budget).</summary>
-    public void Clear()
-    {
-        var dropped = new List<GenerationSession>();
-        lock (_lock)
-            while (_entries.First is { } first) dropped.Add(Drop(first));
-        foreach (var old in dropped) old.Dispose();
-    }
 
     /// <summary>
     /// A session holding the whole prompt and its logits, ready to generate: from the longest cached prefix, prefilling

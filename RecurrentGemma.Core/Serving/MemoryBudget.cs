@@ -143,7 +143,7 @@ public sealed class MemoryBudget
         while (_waiters.First is { } head && TryTake(head.Value.Count, out var grant))
         {
             _waiters.RemoveFirst();
-            if (!head.Value.Done.TrySetResult(grant)) Undo(grant);
+            head.Value.Done.SetResult(grant);   // a waiter in the list is never cancelled: Abandon removes it first, under this lock
         }
     }
 
@@ -174,13 +174,6 @@ public sealed class MemoryBudget
         _rented += count;
         grant = new Grant(idle, count - fromIdle);
         return true;
-    }
-
-    /// <summary>Under the lock: puts back a grant nobody will take.</summary>
-    void Undo(Grant grant)
-    {
-        _rented -= grant.Create + grant.Idle.Length;
-        foreach (var block in grant.Idle) _idle.Push(block);
     }
 
     /// <summary>Outside the lock: creates the blocks the grant could not take idle; on failure gives everything back.</summary>

@@ -13,7 +13,7 @@ public static class ChatCompletionsEndpoint
     public static async Task HandleAsync(HttpContext http, ModelHost host)
     {
         long arrived = Stopwatch.GetTimestamp();
-        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.ChatCompletionRequest).ConfigureAwait(false);
+        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.ChatCompletionRequest, host.LargeBodies).ConfigureAwait(false);
         var tokenizer = host.Tokenizer;
         using var ticket = RequestRun.Admit(host, GenerationRequest.ReadChoices(body, host.Options));
         var request = await ChatRequestReader.ReadAsync(body, host.Options, host.Tokenizing, http.RequestAborted).ConfigureAwait(false);

@@ -12,7 +12,7 @@ public static class CompletionsEndpoint
     public static async Task HandleAsync(HttpContext http, ModelHost host)
     {
         long arrived = Stopwatch.GetTimestamp();
-        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.CompletionRequest).ConfigureAwait(false);
+        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.CompletionRequest, host.LargeBodies).ConfigureAwait(false);
         var tokenizer = host.Tokenizer;
         using var ticket = RequestRun.Admit(host, GenerationRequest.ReadChoices(body, host.Options));
         var request = await CompletionRequestReader.ReadAsync(body, host.Options, host.Tokenizing, http.RequestAborted).ConfigureAwait(false);

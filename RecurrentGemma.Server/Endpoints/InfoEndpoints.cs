@@ -30,12 +30,11 @@ public static class InfoEndpoints
 
     public static async Task TokenizeAsync(HttpContext http, ModelHost host)
     {
-        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.TokenizeRequest).ConfigureAwait(false);
+        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.TokenizeRequest, host.LargeBodies).ConfigureAwait(false);
         if (body.Content is null) throw ApiException.BadField("content", "is required: the text to tokenize");
         var tokenizer = host.Tokenizer;
         // The same limits as a prompt: a place in the queue, the length bound before BPE, and the gate's concurrency.
-        using var ticket = host.Admission.TryEnter(1)
-            ?? throw new ApiException(429, $"the server is at capacity ({host.Admission.Capacity} sequences running or queued); retry shortly", code: "queue_full") { RetryAfterSeconds = 1 };
+        using var ticket = host.Admission.Enter(1);
         var gate = host.Tokenizing;
         gate.CheckLength(body.Content.Length, "content");
         var ids = await gate.RunAsync(() => tokenizer.Encode(body.Content, addBos: body.AddSpecial ?? true), http.RequestAborted).ConfigureAwait(false);
@@ -49,7 +48,7 @@ public static class InfoEndpoints
 
     public static async Task DetokenizeAsync(HttpContext http, ModelHost host)
     {
-        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.DetokenizeRequest).ConfigureAwait(false);
+        var body = await RequestReader.ReadAsync(http.Request, ServerJson.Context.DetokenizeRequest, host.LargeBodies).ConfigureAwait(false);
         if (body.Tokens is null) throw ApiException.BadField("tokens", "is required: a list of token ids");
         string text;
         try

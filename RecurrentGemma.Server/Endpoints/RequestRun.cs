@@ -25,8 +25,7 @@ public static class RequestRun
         if (need > memory.MaxBlocks)
             throw new ApiException(400, $"{what}: {choices} choices need {need} sequences of {memory.BlockBytes >> 20} MB at once; the server's memory budget "
                 + $"of {memory.CapacityBytes >> 20} MB holds {memory.MaxBlocks} (--memory-budget-mb)", what, "insufficient_memory");
-        return host.Admission.TryEnter(choices)
-            ?? throw new ApiException(429, $"the server is at capacity ({host.Admission.Capacity} sequences running or queued); retry shortly", code: "queue_full") { RetryAfterSeconds = 1 };
+        return host.Admission.Enter(choices);
     }
 
     /// <summary>Runs an admitted request (its ticket is the caller's, given back when the caller is done).</summary>

@@ -14,7 +14,7 @@ public sealed class Admission(int capacity)
     public int Capacity => capacity;
 
     /// <summary>A ticket for <paramref name="sequences"/> (given back when disposed), or null when the queue is full.</summary>
-    public Ticket? TryEnter(int sequences)
+    Ticket? TryEnter(int sequences)
     {
         while (true)
         {
@@ -23,6 +23,10 @@ public sealed class Admission(int capacity)
             if (Interlocked.CompareExchange(ref _inFlight, now + sequences, now) == now) return new Ticket(this, sequences);
         }
     }
+
+    /// <summary>A ticket for <paramref name="sequences"/>, or the 429 (with Retry-After) that a full queue answers.</summary>
+    public Ticket Enter(int sequences) => TryEnter(sequences)
+        ?? throw new Requests.ApiException(429, $"the server is at capacity ({capacity} sequences running or queued); retry shortly", code: "queue_full") { RetryAfterSeconds = 1 };
 
     /// <summary>An admitted request's place; disposing it (once, however often it is called) frees the place.</summary>
     public sealed class Ticket(Admission owner, int sequences) : IDisposable

@@ -16,7 +16,7 @@ public static class CompletionRequestReader
         if (body.Echo == true) throw ApiException.BadField("echo", "is not supported by this server");
         if (!string.IsNullOrEmpty(body.Suffix)) throw ApiException.BadField("suffix", "is not supported by this server");
         var tokenizer = tokenizing.Tokenizer;
-        int[] ids = ReadPrompt(body.Prompt, tokenizer, options) is { } given ? given
+        int[] ids = ReadPrompt(body.Prompt, tokenizer) is { } given ? given
             : await EncodeAsync(PromptText(body.Prompt)!, tokenizing, cancellation).ConfigureAwait(false);
         if (ids.Length > options.MaxPromptTokens)
             throw new ApiException(400, $"prompt: has {ids.Length} tokens; this server accepts at most {options.MaxPromptTokens} (--max-prompt-tokens)", "prompt", "context_length_exceeded");
@@ -41,7 +41,7 @@ public static class CompletionRequestReader
         : null;
 
     /// <summary>Token ids given as such, checked; null when the prompt is text (validated non-empty, tokenized by the caller).</summary>
-    static int[]? ReadPrompt(JsonElement? prompt, GemmaTokenizer tokenizer, ServerOptions options)
+    static int[]? ReadPrompt(JsonElement? prompt, GemmaTokenizer tokenizer)
     {
         if (prompt is not { } p || p.ValueKind == JsonValueKind.Null) throw ApiException.BadField("prompt", "is required: a string or a list of token ids");
         if (PromptText(prompt) is { } text)
@@ -49,8 +49,6 @@ public static class CompletionRequestReader
         if (p.ValueKind != JsonValueKind.Array) throw ApiException.BadField("prompt", "must be a string or a list of token ids");
         int n = p.GetArrayLength();
         if (n == 0) throw ApiException.BadField("prompt", "is empty");
-        if (n > options.MaxPromptTokens)
-            throw new ApiException(400, $"prompt: has {n} tokens; this server accepts at most {options.MaxPromptTokens} (--max-prompt-tokens)", "prompt", "context_length_exceeded");
         var ids = new int[n];
         for (int i = 0; i < n; i++)
         {

@@ -1,33 +1,48 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using MinDataRate = Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate;
 
 namespace RecurrentGemma.Server.Requests;
 
 /// <summary>
 /// Reads a JSON body into its type, turning every way a body can be wrong into a 400/413 that names the field. A body is
 /// parsed whole (its strings become .NET strings, twice its bytes), so large ones are parsed a few at a time: at most
-/// <see cref="LargeBodiesAtOnce"/> bodies over <see cref="LargeBody"/> bytes (or of unknown length) at once, the rest
-/// waiting without a thread; a flood of 8 MB bodies then costs a bounded few hundred MB, not N times that.
+/// <see cref="LargeBodiesAtOnce"/> bodies over <see cref="LargeBody"/> bytes (or of unknown length) per server at once,
+/// the rest waiting without a thread (Kestrel stops reading their sockets meanwhile); a flood of 8 MB bodies then costs a
+/// bounded few hundred MB, not N times that. A body holding one of those places must arrive at
+/// <see cref="LargeBodyRate"/> or its connection is dropped, so slow senders cannot sit on the places.
 /// </summary>
 public static class RequestReader
 {
     public const int LargeBody = 64 << 10, LargeBodiesAtOnce = 4;
-    static readonly SemaphoreSlim LargeBodies = new(LargeBodiesAtOnce, LargeBodiesAtOnce);
 
-    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type) where T : class
+    /// <summary>The pace a large body must keep while it is read: 64 KB/s after 5 s (an 8 MB body in at most ~2 min).</summary>
+    public static readonly MinDataRate LargeBodyRate = new(bytesPerSecond: 64 << 10, gracePeriod: TimeSpan.FromSeconds(5));
+
+    /// <param name="largeBodies">The server's places for large bodies (<see cref="LargeBodiesAtOnce"/> of them).</param>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, SemaphoreSlim largeBodies) where T : class
     {
         if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             throw new ApiException(400, $"the body must be JSON (Content-Type: application/json), not {contentType}", code: "invalid_content_type");
         bool large = request.ContentLength is not { } length || length > LargeBody;
-        if (large) await LargeBodies.WaitAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (large)
+        {
+            await largeBodies.WaitAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+            if (request.HttpContext.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+            {
+                try { rate.MinDataRate = LargeBodyRate; }
+                catch (NotSupportedException) { }   // HTTP/2 has its own flow control instead
+            }
+        }
         try
         {
             return await ParseAsync(request, type).ConfigureAwait(false);
         }
         finally
         {
-            if (large) LargeBodies.Release();
+            if (large) largeBodies.Release();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Core.Model;
 using RecurrentGemma.Core.Sampling;
@@ -26,6 +25,7 @@ public sealed class NativeLifetimeTests(ITestOutputHelper output)
     public void A_threads_quantized_activation_buffer_goes_with_the_thread()
     {
         using var model = RecurrentGemmaModel.Load(TestData.DemoModel, Q4);
+        long native = NativeBuffer.OutstandingBytes;   // the weights
         WeakReference? buffer = null;
         var thread = new Thread(() =>
         {
@@ -38,6 +38,7 @@ public sealed class NativeLifetimeTests(ITestOutputHelper output)
         thread.Start();
         thread.Join();
         Assert.NotNull(buffer);
+        Assert.Equal(native, NativeBuffer.OutstandingBytes);   // the thread's buffer was never native memory
         for (int i = 0; i < 5 && buffer.IsAlive; i++)
         {
             GC.Collect();
@@ -46,11 +47,17 @@ public sealed class NativeLifetimeTests(ITestOutputHelper output)
         Assert.False(buffer.IsAlive, "the exited thread's activation buffer is still reachable");
     }
 
+    /// <summary>
+    /// What the model's memory is made of, measured exactly: every native byte of ours (weights, and before this issue each
+    /// engine thread's activation buffer) is back after every cycle, and the managed heap after a full collection stays
+    /// put. Resident memory is printed, not asserted: glibc keeps freed chunks on its free lists and the GC's committed
+    /// heap swings, which moved it by +3 to +35 MB over cycles 10-30 in runs whose native and managed counts were flat.
+    /// </summary>
     [Fact]
     public async Task Twenty_q4_load_generate_free_cycles_give_back_every_native_byte()
     {
         long before = NativeBuffer.OutstandingBytes;
-        long rss5 = 0, rss20 = 0;
+        long managed5 = 0, managed20 = 0, rss5 = 0, rss20 = 0;
         for (int cycle = 1; cycle <= 20; cycle++)
         {
             using (var generator = TextGenerator.Open(TestData.DemoModel, Q4))
@@ -61,12 +68,12 @@ public sealed class NativeLifetimeTests(ITestOutputHelper output)
                 Assert.NotEmpty(text.ToString());
             }   // its engine thread exits here
             Assert.Equal(before, NativeBuffer.OutstandingBytes);
-            // The runtime and the allocator settle in the first cycles (measured: +18 MB over cycles 1-5, then +1-2 MB over the next 35).
-            if (cycle == 5) rss5 = Settled();
-            if (cycle == 20) rss20 = Settled();
+            if (cycle == 5) (rss5, managed5) = (ProcessMemory.Settled(), GC.GetTotalMemory(forceFullCollection: true));
+            if (cycle == 20) (rss20, managed20) = (ProcessMemory.Settled(), GC.GetTotalMemory(forceFullCollection: true));
         }
-        output.WriteLine($"native bytes outstanding: {before} before, {NativeBuffer.OutstandingBytes} after 20 cycles; RSS after cycle 5: {rss5 >> 20} MB, after 20: {rss20 >> 20} MB");
-        Assert.True(rss20 - rss5 < 16L << 20, $"resident memory grew {(rss20 - rss5) >> 20} MB over 15 load/free cycles");
+        output.WriteLine($"native bytes outstanding: {before} before, {NativeBuffer.OutstandingBytes} after 20 cycles; managed heap after cycle 5: "
+            + $"{managed5 >> 10} KB, after 20: {managed20 >> 10} KB; RSS {rss5 >> 20} MB, {rss20 >> 20} MB");
+        Assert.True(managed20 - managed5 < 1L << 20, $"the managed heap grew {(managed20 - managed5) >> 10} KB over 15 load/free cycles");
     }
 
     [Fact]
@@ -127,14 +134,5 @@ public sealed class NativeLifetimeTests(ITestOutputHelper output)
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(WorkerPool.MaxThreads + 1));
         Assert.Contains($"must be in [1, {WorkerPool.MaxThreads}]", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => RecurrentGemmaModel.Open("random:2b", new ModelLoadOptions { Threads = 100_000 }));
-    }
-
-    static long Settled()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        using var process = Process.GetCurrentProcess();
-        return process.WorkingSet64;
     }
 }

@@ -110,6 +110,24 @@ public class TokenizerTests
         }
     }
 
+    [Property(MaxTest = 60)]
+    public void No_token_covers_more_than_MaxPieceChars_characters(string? raw, int seed)
+    {
+        // The server's length bound refuses text of n characters when n / MaxPieceChars tokens would already be too many,
+        // before running BPE: the encoding itself (the reference) must never beat that bound. Texts are runs of random
+        // pieces, the longest ones favoured, around arbitrary FsCheck text.
+        var rng = new Random(seed);
+        foreach (var t in new[] { Gemma.Value, Demo.Value })
+        {
+            var longest = Enumerable.Range(0, t.VocabularySize).Where(id => t.Type(id) is PieceType.Normal or PieceType.UserDefined)
+                .OrderByDescending(id => t.Piece(id).Length).Take(200).ToArray();
+            var ids = Enumerable.Range(0, 1 + rng.Next(30)).Select(_ => rng.Next(3) == 0 ? rng.Next(3, t.VocabularySize) : longest[rng.Next(longest.Length)]).ToArray();
+            string text = (raw ?? "") + t.Decode(ids);
+            int tokens = t.Encode(text).Length;
+            Assert.True((long)tokens * t.MaxPieceChars >= text.Length, $"{text.Length} characters in {tokens} tokens, MaxPieceChars {t.MaxPieceChars}");
+        }
+    }
+
     static bool IsValidUtf16(string s)
     {
         for (int i = 0; i < s.Length; i++)

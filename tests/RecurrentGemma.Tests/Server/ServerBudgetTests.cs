@@ -8,6 +8,7 @@ using RecurrentGemma.Core.Serving;
 using RecurrentGemma.Server;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.ServerHttp;
 
 namespace RecurrentGemma.Tests.Server;
 
@@ -18,14 +19,6 @@ namespace RecurrentGemma.Tests.Server;
 /// </summary>
 public sealed class ServerBudgetTests
 {
-    static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
-
-    static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
-    {
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return json.RootElement.GetProperty("error").Clone();
-    }
-
     /// <summary>A budget of the demo's engine buffers and exactly <paramref name="blocks"/> sequences.</summary>
     static long BudgetFor(int blocks)
     {
@@ -90,6 +83,45 @@ public sealed class ServerBudgetTests
         // Just under the bound, the text is tokenized and the exact count decides.
         var tokenized = await server.Http.PostAsync("/tokenize", Json($$"""{"content": "{{new string('x', 50)}}"}"""));
         Assert.Equal(HttpStatusCode.OK, tokenized.StatusCode);
+    }
+
+    [Fact]
+    public async Task Slow_senders_of_large_bodies_are_dropped_and_do_not_hold_the_parsing_places()
+    {
+        await using var server = await TestServer.StartAsync();
+        var uri = new Uri(server.Url);
+        var slow = new List<System.Net.Sockets.TcpClient>();
+        using var stop = new CancellationTokenSource();
+        var trickles = new List<Task>();
+        byte[] chunk = Encoding.ASCII.GetBytes(new string('a', 1000));
+        try
+        {
+            // Every parsing place taken by a client that sends its 2 MB body at 5 KB/s: above Kestrel's default floor (240 B/s), far
+            // below the pace a large body must keep.
+            for (int i = 0; i < RecurrentGemma.Server.Requests.RequestReader.LargeBodiesAtOnce; i++)
+            {
+                var client = new System.Net.Sockets.TcpClient();
+                await client.ConnectAsync(uri.Host, uri.Port);
+                slow.Add(client);
+                var stream = client.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /tokenize HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{{\"content\": \""));
+                trickles.Add(Task.Run(async () =>
+                {
+                    try { while (!stop.IsCancellationRequested) { await stream.WriteAsync(chunk); await Task.Delay(200); } }
+                    catch (Exception) { }   // dropped by the server: what this test wants
+                }));
+            }
+            await Task.Delay(500);
+            // A large body from a normal client still gets its answer: the slow ones lose their places within seconds.
+            var response = await server.Http.PostAsync("/tokenize", Json($$"""{"content": "{{new string('b', 100_000)}}"}""")).WaitAsync(TimeSpan.FromSeconds(40));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        finally
+        {
+            stop.Cancel();
+            await Task.WhenAll(trickles);
+            foreach (var client in slow) client.Dispose();
+        }
     }
 
     [Fact]

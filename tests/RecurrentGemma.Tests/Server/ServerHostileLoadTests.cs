@@ -62,7 +62,7 @@ public sealed class ServerHostileLoadTests(ITestOutputHelper output)
         await server.Server.Host.Ready.WaitAsync(TimeSpan.FromMinutes(3));
         var host = server.Server.Host;
         var memory = host.Memory;
-        long rssBefore = Rss();
+        long rssBefore = ProcessMemory.Resident();
         // What the steady client must get: its greedy answers alone (no server, no batch), on a generator of the same weights.
         var steady = Enumerable.Range(0, steadyTurns).Select(i => new CoreMessage[] { new(TurnRole.User, $"Tell of the {i}th watch of the night.") }).ToList();
         var expected = new List<string>();
@@ -76,7 +76,7 @@ public sealed class ServerHostileLoadTests(ITestOutputHelper output)
         {
             while (!stop.IsCancellationRequested)
             {
-                peakRss = Math.Max(peakRss, Rss());
+                peakRss = Math.Max(peakRss, ProcessMemory.Resident());
                 peakUsed = Math.Max(peakUsed, memory.UsedBytes);
                 await Task.Delay(50);
             }
@@ -256,11 +256,5 @@ public sealed class ServerHostileLoadTests(ITestOutputHelper output)
                 }
         }
         return (text.ToString(), first < 0 ? started.Elapsed.TotalSeconds : first);
-    }
-
-    static long Rss()
-    {
-        using var process = Process.GetCurrentProcess();
-        return process.WorkingSet64;
     }
 }

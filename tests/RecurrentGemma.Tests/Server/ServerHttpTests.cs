@@ -6,21 +6,13 @@ using RecurrentGemma.Core.Generation;
 using RecurrentGemma.Server;
 using RecurrentGemma.Tests.Support;
 using Xunit;
+using static RecurrentGemma.Tests.Support.ServerHttp;
 
 namespace RecurrentGemma.Tests.Server;
 
 /// <summary>The server's HTTP behaviour: health while loading, auth, limits, errors, metrics, tokenize, CORS, draining, completions.</summary>
 public sealed class ServerHttpTests
 {
-    static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
-
-    static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("error").Clone();
-    }
-
     const string Chat = """{"messages": [{"role": "user", "content": "Hail!"}], "max_tokens": 8, "temperature": 0}""";
 
     [Fact]

@@ -108,10 +108,10 @@ public sealed class ServerLoadTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await RunClients(server, jobs, expected, 64, 4, tally, seed: 1);   // warm-up: 256 requests
         await server.WaitIdleAsync();
-        long warm = SettledMemory();
+        long warm = ProcessMemory.Settled();
         await RunClients(server, jobs, expected, 64, 12, tally, seed: 2);   // 768 more
         await server.WaitIdleAsync();
-        long after = SettledMemory();
+        long after = ProcessMemory.Settled();
         clock.Stop();
         output.WriteLine($"{tally.Exact} exact, {tally.Leaves} left early, {tally.Tokens} tokens streamed in {clock.Elapsed.TotalSeconds:F1} s; "
             + $"peak batch {server.Server.Host.Generator.Scheduler.PeakBatchSequences}; managed+native after warm-up {warm >> 20} MB, after 1024 requests {after >> 20} MB");
@@ -147,15 +147,5 @@ public sealed class ServerLoadTests(ITestOutputHelper output)
         await server.WaitIdleAsync();
         Assert.Empty(tally.Problems);
         Assert.Equal(192, tally.Exact + tally.Leaves);
-    }
-
-    /// <summary>The process's resident memory after a full collection (what "RSS stays flat" means for a .NET process).</summary>
-    static long SettledMemory()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        using var process = Process.GetCurrentProcess();
-        return process.WorkingSet64;
     }
 }
