@@ -16,11 +16,23 @@ public sealed class CliServeTests
     [InlineData("--cors", "nonsense", "--cors: 'nonsense' is not an origin")]
     [InlineData("--drain-seconds", "9999", "--drain-seconds: 9999 must be in [0, 600]")]
     [InlineData("--weights", "q5", "--weights: 'q5' is not a weight format; expected bf16, q8 or q4")]
+    [InlineData("--memory-budget-mb", "0", "--memory-budget-mb: 0 must be in [1, 16777216]")]
+    [InlineData("--log-level", "loud", "--log-level: 'loud' is not a level; expected trace, debug, information, warning, error, critical, none")]
     public void Bad_flags_are_one_line_and_exit_2(string flag, string value, string message)
     {
         var (code, _, err) = flag == "--port" ? CliRunner.Run("serve", flag, value) : CliRunner.Run("serve", flag, value, "--port", "0");
         Assert.Equal(2, code);
         Assert.Contains(message, err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void A_budget_too_small_for_the_model_is_one_line_with_the_numbers_and_exit_1()
+    {
+        var (code, _, err) = CliRunner.Run("serve", "--memory-budget-mb", "1", "--port", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("rgemma: error: a memory budget of 1 MB cannot hold the engine's fixed buffers", err);
+        Assert.Contains("it needs at least", err);
         Assert.DoesNotContain("   at ", err);
     }
 
